@@ -1,5 +1,137 @@
+// weaseldb: wiring only. Parses the command line and config, builds the modules, serves until
+// SIGTERM/SIGINT, then stops gracefully (exit 0). Invalid configuration exits 2.
+
+#include <csignal>
 #include <cstdio>
-int main() {
-  std::puts("weaseldb: skeleton");
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <sys/random.h>
+
+#include <spdlog/spdlog.h>
+
+#include "api/http_api.hpp"
+#include "config/cli.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "net/http_server.hpp"
+#include "net/server.hpp"
+
+namespace {
+
+// A fresh id per start (SPEC: leader_id changes every time a process becomes leader).
+std::string new_leader_id() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    const ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+weasel::ServerOptions server_options(const weasel::Config& config) {
+  weasel::ServerOptions o;
+  for (const auto& i : config.server.interfaces) {
+    weasel::ListenAddress a;
+    a.kind = i.kind == weasel::InterfaceConfig::Kind::kUnix ? weasel::ListenAddress::Kind::kUnix
+                                                            : weasel::ListenAddress::Kind::kTcp;
+    a.host = i.host;
+    a.port = i.port;
+    a.path = i.path;
+    o.listen.push_back(a);
+  }
+  o.io_threads = config.server.io_threads;
+  o.epoll_instances = config.server.epoll_instances;
+  o.event_batch_size = config.server.event_batch_size;
+  o.max_connections = config.server.max_connections;
+  o.read_buffer_size = config.server.read_buffer_size;
+  o.max_buffered_bytes = config.server.max_request_size_bytes + config.server.max_header_bytes +
+                         config.server.read_buffer_size;
+  o.idle_timeout_seconds = config.server.idle_timeout_seconds;
+  o.refuse_message = weasel::HttpServer::refuse_message();
+  return o;
+}
+
+int serve(const weasel::Config& config) {
+  // Signals are taken synchronously by this thread (sigwait); every other thread inherits the
+  // mask, so no handler runs in the middle of an I/O thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("weaseldb {} starting: {}", WEASEL_VERSION, weasel::describe_config(config));
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", config.data_dir, ec.message());
+    return 1;
+  }
+
+  auto registry = std::make_shared<weasel::MetricsRegistry>();
+  weasel::ApiContext ctx;
+  ctx.metrics = registry.get();
+  ctx.metrics_enabled = config.metrics.enabled;
+  ctx.leader_id = new_leader_id();
+  auto api = std::make_shared<weasel::HttpApi>(ctx);
+
+  weasel::HttpServerOptions http;
+  http.limits.max_uri_bytes = config.server.max_uri_bytes;
+  http.limits.max_header_bytes = config.server.max_header_bytes;
+  http.limits.max_body_bytes = config.server.max_request_size_bytes;
+  auto handler = std::make_shared<weasel::HttpServer>(http, api);
+
+  std::shared_ptr<weasel::Server> server;
+  try {
+    server = weasel::Server::create(server_options(config), handler);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+  std::weak_ptr<weasel::Server> weak = server;
+  registry->gauge_callback("weaseldb_connections", "Open client connections", {}, [weak] {
+    auto s = weak.lock();
+    return s ? static_cast<double>(s->connection_count()) : 0.0;
+  });
+  server->start();
+  for (const auto& addr : server->bound_addresses()) {
+    spdlog::info("listening on {} (leader_id {})", addr, ctx.leader_id);
+  }
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server->stop();
+  spdlog::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  weasel::CliResult cli;
+  try {
+    cli = weasel::parse_command_line(argc, argv);
+  } catch (const weasel::ConfigError& e) {
+    std::fprintf(stderr, "weaseldb: %s\n", e.what());
+    return 2;
+  }
+  switch (cli.action) {
+    case weasel::CliResult::Action::kHelp:
+    case weasel::CliResult::Action::kVersion:
+      std::fputs(cli.text.c_str(), stdout);
+      return 0;
+    case weasel::CliResult::Action::kServe:
+      break;
+  }
+  return serve(cli.config);
 }

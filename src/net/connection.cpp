@@ -1,0 +1,94 @@
+#include "net/connection.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/assert.hpp"
+
+namespace weasel {
+
+char* InputBuffer::prepare(size_t bytes) {
+  if (capacity_ - write_pos_ >= bytes) return storage_.get() + write_pos_;
+  const size_t live = write_pos_ - read_pos_;
+  if (read_pos_ > 0 && capacity_ - live >= bytes) {
+    // Compact: unconsumed bytes move to the front. Parsers keep offsets relative to data(),
+    // which stay valid.
+    std::memmove(storage_.get(), storage_.get() + read_pos_, live);
+  } else {
+    size_t new_capacity = capacity_ == 0 ? bytes : capacity_ * 2;
+    while (new_capacity < live + bytes) new_capacity *= 2;
+    std::unique_ptr<char[]> bigger(new char[new_capacity]);
+    if (live > 0) std::memcpy(bigger.get(), storage_.get() + read_pos_, live);
+    storage_ = std::move(bigger);
+    capacity_ = new_capacity;
+  }
+  read_pos_ = 0;
+  write_pos_ = live;
+  return storage_.get() + write_pos_;
+}
+
+void InputBuffer::consume(size_t bytes) {
+  WEASEL_ASSERT(bytes <= size());
+  read_pos_ += bytes;
+  if (read_pos_ == write_pos_) read_pos_ = write_pos_ = 0;
+}
+
+void InputBuffer::release_if_empty() {
+  if (size() != 0 || capacity_ == 0) return;
+  storage_.reset();
+  capacity_ = read_pos_ = write_pos_ = 0;
+}
+
+Connection::Connection(uint64_t id, int fd, std::string peer, int epoll_fd,
+                       std::weak_ptr<Server> server)
+    : id_(id), fd_(fd), peer_(std::move(peer)), epoll_fd_(epoll_fd), server_(std::move(server)) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Connection::IoResult Connection::read_available(size_t chunk_bytes, size_t max_bytes) {
+  // Level-triggered EPOLLONESHOT re-evaluates readiness on re-arm, so stopping early (buffer
+  // limit, short read) never loses an event.
+  while (input_.size() < max_bytes) {
+    char* dst = input_.prepare(chunk_bytes);
+    const ssize_t n = ::read(fd_, dst, chunk_bytes);
+    if (n > 0) {
+      input_.commit(static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < chunk_bytes) return IoResult::kOk;
+      continue;
+    }
+    if (n == 0) {
+      peer_closed_ = true;
+      return IoResult::kClosed;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::kWouldBlock;
+    return IoResult::kError;
+  }
+  return IoResult::kOk;
+}
+
+Connection::IoResult Connection::flush() {
+  while (output_pos_ < output_.size()) {
+    const ssize_t n = ::send(fd_, output_.data() + output_pos_, output_.size() - output_pos_,
+                             MSG_NOSIGNAL);
+    if (n > 0) {
+      output_pos_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return IoResult::kWouldBlock;
+    return IoResult::kError;
+  }
+  output_.clear();
+  output_pos_ = 0;
+  // A large response (a big range read, a catch-up burst) should not pin its memory forever.
+  constexpr size_t kKeepOutputBytes = 64 * 1024;
+  if (output_.capacity() > kKeepOutputBytes) output_.shrink_to_fit();
+  return IoResult::kOk;
+}
+
+}  // namespace weasel
