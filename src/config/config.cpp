@@ -1,0 +1,367 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <toml.hpp>
+#include <utility>
+
+#include "core/assert.hpp"
+
+namespace weasel {
+namespace {
+
+// std::map keeps keys sorted, so "the first unknown key" is deterministic.
+using TomlValue = toml::basic_value<toml::discard_comments, std::map, std::vector>;
+
+// Allowed ranges. The defaults live in config.hpp; docs/config.md lists both.
+constexpr int64_t kIoThreadsMax = 256;
+constexpr int64_t kEventBatchSizeMax = 4096;
+constexpr int64_t kMaxConnectionsMax = 1'000'000;
+constexpr int64_t kReadBufferSizeMin = 1024;
+constexpr int64_t kReadBufferSizeMax = 16 * 1024 * 1024;
+constexpr int64_t kMaxRequestSizeBytesMin = 1024;
+constexpr int64_t kMaxRequestSizeBytesMax = 1024 * 1024 * 1024;
+constexpr int64_t kMaxHeaderBytesMin = 1024;
+constexpr int64_t kMaxHeaderBytesMax = 1024 * 1024;
+constexpr int64_t kMaxUriBytesMin = 256;
+constexpr int64_t kMaxUriBytesMax = 1024 * 1024;
+constexpr int64_t kIdleTimeoutSecondsMax = 24 * 3600;
+constexpr int64_t kShutdownTimeoutSecondsMax = 3600;
+constexpr size_t kDataDirBytesMax = 4095;  // PATH_MAX - 1
+
+std::string_view type_name(toml::value_t type) {
+  switch (type) {
+    case toml::value_t::boolean:
+      return "a boolean";
+    case toml::value_t::integer:
+      return "an integer";
+    case toml::value_t::floating:
+      return "a float";
+    case toml::value_t::string:
+      return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time:
+      return "a date/time";
+    case toml::value_t::array:
+      return "an array";
+    case toml::value_t::table:
+      return "a table";
+    case toml::value_t::empty:
+      break;
+  }
+  return "nothing";
+}
+
+[[noreturn]] void fail_at(std::string_view source, const TomlValue& at, const std::string& key,
+                          std::string_view problem) {
+  std::string message(source);
+  message += ':' + std::to_string(at.location().line()) + ": " + key + ": ";
+  message += problem;
+  throw ConfigError(key, message);
+}
+
+std::string range_text(int64_t min, int64_t max) {
+  return "allowed " + std::to_string(min) + ".." + std::to_string(max);
+}
+
+// Reads the known keys of one TOML table and remembers which keys it asked for, so that
+// reject_unknown_keys() can name any other key, and list the allowed ones.
+class TableReader {
+ public:
+  TableReader(const TomlValue& table, std::string prefix, std::string_view source)
+      : table_(table), prefix_(std::move(prefix)), source_(source) {
+    WEASEL_ASSERT(table_.is_table());
+  }
+
+  std::string key(std::string_view name) const {
+    return prefix_.empty() ? std::string(name) : prefix_ + "." + std::string(name);
+  }
+
+  [[noreturn]] void fail(std::string_view name, const TomlValue& at,
+                         std::string_view problem) const {
+    fail_at(source_, at, key(name), problem);
+  }
+
+  // The value of `name`, or nullptr when absent. Marks `name` as a known key.
+  const TomlValue* find(std::string_view name) {
+    known_.push_back(name);
+    const auto& table = table_.as_table();
+    auto it = table.find(std::string(name));
+    return it == table.end() ? nullptr : &it->second;
+  }
+
+  const TomlValue* find(std::string_view name, toml::value_t type) {
+    const TomlValue* value = find(name);
+    if (value != nullptr && value->type() != type) {
+      fail(name, *value,
+           "expected " + std::string(type_name(type)) + ", got " +
+               std::string(type_name(value->type())));
+    }
+    return value;
+  }
+
+  // Returns the value read, or nullptr when absent (then `out` keeps its default).
+  template <typename T>
+  const TomlValue* read_integer(std::string_view name, int64_t min, int64_t max, T& out) {
+    WEASEL_ASSERT(min <= max);
+    WEASEL_ASSERT(std::cmp_greater_equal(min, std::numeric_limits<T>::min()));
+    WEASEL_ASSERT(std::cmp_less_equal(max, std::numeric_limits<T>::max()));
+    const TomlValue* value = find(name, toml::value_t::integer);
+    if (value == nullptr) return nullptr;
+    int64_t number = value->as_integer();
+    if (number < min || number > max) {
+      // toml11 3.7 saturates integers that overflow 64 bits, so name the problem plainly.
+      fail(name, *value,
+           std::to_string(number) + " is out of range (" + range_text(min, max) + ")");
+    }
+    out = static_cast<T>(number);
+    return value;
+  }
+
+  void read_bool(std::string_view name, bool& out) {
+    const TomlValue* value = find(name, toml::value_t::boolean);
+    if (value != nullptr) out = value->as_boolean();
+  }
+
+  // `check` returns an empty string for an acceptable value, else the problem.
+  void read_string(std::string_view name, std::string& out,
+                   std::string (*check)(std::string_view)) {
+    const TomlValue* value = find(name, toml::value_t::string);
+    if (value == nullptr) return;
+    const std::string& text = value->as_string().str;
+    std::string problem = check(text);
+    if (!problem.empty()) fail(name, *value, "\"" + text + "\" " + problem);
+    out = text;
+  }
+
+  void reject_unknown_keys() const {
+    for (const auto& [name, value] : table_.as_table()) {
+      if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;
+      std::string allowed;
+      for (std::string_view known : known_) {
+        allowed += allowed.empty() ? "" : ", ";
+        allowed += known;
+      }
+      std::string where = prefix_.empty() ? "at the top level" : "in " + prefix_;
+      fail_at(source_, value, key(name), "unknown key (allowed " + where + ": " + allowed + ")");
+    }
+  }
+
+ private:
+  const TomlValue& table_;
+  std::string prefix_;
+  std::string_view source_;
+  std::vector<std::string_view> known_;
+};
+
+std::string check_interface_type(std::string_view type) {
+  if (type == "tcp" || type == "unix") return {};
+  return "is not an interface type (allowed \"tcp\" or \"unix\")";
+}
+
+InterfaceConfig read_interface(const TomlValue& table, std::string prefix,
+                               std::string_view source) {
+  TableReader reader(table, std::move(prefix), source);
+  std::string type;
+  reader.read_string("type", type, check_interface_type);
+  if (type.empty()) {
+    fail_at(source, table, reader.key("type"),
+            "missing; every interface needs type = \"tcp\" or type = \"unix\"");
+  }
+  InterfaceConfig interface;
+  if (type == "tcp") {
+    reader.read_string("host", interface.host, check_interface_host);
+    reader.read_integer("port", 0, 65535, interface.port);
+  } else {
+    interface.kind = InterfaceConfig::Kind::kUnix;
+    reader.read_string("path", interface.path, check_unix_path);
+    if (interface.path.empty()) {
+      fail_at(source, table, reader.key("path"), "missing; a unix interface needs a path");
+    }
+  }
+  reader.reject_unknown_keys();
+  return interface;
+}
+
+void read_interfaces(TableReader& server, std::string_view source,
+                     std::vector<InterfaceConfig>& out) {
+  const TomlValue* list = server.find("interfaces");
+  if (list == nullptr) return;
+  if (!list->is_array()) {
+    server.fail("interfaces", *list,
+                "expected an array of tables ([[server.interfaces]]), got " +
+                    std::string(type_name(list->type())));
+  }
+  const auto& items = list->as_array();
+  if (items.empty() || items.size() > kInterfacesMax) {
+    server.fail(
+        "interfaces", *list,
+        std::to_string(items.size()) + " interfaces given (" + range_text(1, kInterfacesMax) + ")");
+  }
+  out.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string prefix = server.key("interfaces") + "[" + std::to_string(i) + "]";
+    if (!items[i].is_table()) {
+      fail_at(source, items[i], prefix,
+              "expected a table, got " + std::string(type_name(items[i].type())));
+    }
+    InterfaceConfig interface = read_interface(items[i], prefix, source);
+    for (size_t j = 0; j < out.size(); ++j) {
+      if (out[j] == interface) {
+        fail_at(source, items[i], prefix,
+                format_interface(interface) + " is already server.interfaces[" + std::to_string(j) +
+                    "]");
+      }
+    }
+    out.push_back(std::move(interface));
+  }
+}
+
+void read_server(const TomlValue& table, std::string_view source, ServerConfig& out) {
+  TableReader reader(table, "server", source);
+  read_interfaces(reader, source, out.interfaces);
+  reader.read_integer("io_threads", 1, kIoThreadsMax, out.io_threads);
+  const TomlValue* epoll_instances =
+      reader.read_integer("epoll_instances", 1, kIoThreadsMax, out.epoll_instances);
+  if (out.epoll_instances > out.io_threads) {
+    const TomlValue* at = epoll_instances;
+    fail_at(source, at != nullptr ? *at : table, reader.key("epoll_instances"),
+            std::to_string(out.epoll_instances) +
+                " is out of range (allowed 1..server.io_threads = " +
+                std::to_string(out.io_threads) + ": every epoll set needs a thread)");
+  }
+  reader.read_integer("event_batch_size", 1, kEventBatchSizeMax, out.event_batch_size);
+  reader.read_integer("max_connections", 1, kMaxConnectionsMax, out.max_connections);
+  reader.read_integer("read_buffer_size", kReadBufferSizeMin, kReadBufferSizeMax,
+                      out.read_buffer_size);
+  reader.read_integer("max_request_size_bytes", kMaxRequestSizeBytesMin, kMaxRequestSizeBytesMax,
+                      out.max_request_size_bytes);
+  reader.read_integer("max_header_bytes", kMaxHeaderBytesMin, kMaxHeaderBytesMax,
+                      out.max_header_bytes);
+  reader.read_integer("max_uri_bytes", kMaxUriBytesMin, kMaxUriBytesMax, out.max_uri_bytes);
+  reader.read_integer("idle_timeout_seconds", 1, kIdleTimeoutSecondsMax, out.idle_timeout_seconds);
+  reader.read_integer("shutdown_timeout_seconds", 0, kShutdownTimeoutSecondsMax,
+                      out.shutdown_timeout_seconds);
+  reader.reject_unknown_keys();
+}
+
+void read_metrics(const TomlValue& table, std::string_view source, MetricsConfig& out) {
+  TableReader reader(table, "metrics", source);
+  reader.read_bool("enabled", out.enabled);
+  reader.reject_unknown_keys();
+}
+
+// toml11 messages read "[error] toml::parse_xxx: what\n --> file\n | excerpt...": keep the
+// "what" for the first line and the excerpt (it points at the column) below it.
+std::string describe_syntax_error(std::string_view source, const toml::exception& error) {
+  std::string text = error.what();
+  size_t first_line_end = text.find('\n');
+  std::string first = text.substr(0, first_line_end);
+  std::string rest = first_line_end == std::string::npos ? "" : text.substr(first_line_end);
+  if (first.starts_with("[error] ")) first.erase(0, 8);
+  if (first.starts_with("toml::")) {
+    size_t colon = first.find(": ");
+    if (colon != std::string::npos) first.erase(0, colon + 2);
+  }
+  return std::string(source) + ":" + std::to_string(error.location().line()) +
+         ": TOML syntax error: " + first + rest;
+}
+
+TomlValue parse_toml(std::string_view text, std::string_view source) {
+  std::istringstream stream{std::string(text)};
+  try {
+    return toml::parse<toml::discard_comments, std::map, std::vector>(stream, std::string(source));
+  } catch (const toml::exception& error) {
+    throw ConfigError("", describe_syntax_error(source, error));
+  } catch (const std::exception& error) {
+    // Defensive: toml11 uses std::stoul and friends internally.
+    throw ConfigError("", std::string(source) + ": TOML syntax error: " + error.what());
+  }
+}
+
+void append_quoted(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+template <typename T>
+void append_value(std::string& out, std::string_view key, T value) {
+  out += ' ';
+  out += key;
+  out += '=';
+  if constexpr (std::is_same_v<T, bool>) {
+    out += value ? "true" : "false";
+  } else {
+    out += std::to_string(value);
+  }
+}
+
+}  // namespace
+
+std::string check_data_dir(std::string_view path) {
+  if (path.empty()) return "is empty";
+  if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  if (path.size() > kDataDirBytesMax) {
+    return "is longer than " + std::to_string(kDataDirBytesMax) + " bytes";
+  }
+  return {};
+}
+
+Config parse_config(std::string_view toml_text, std::string_view source_name) {
+  TomlValue root = parse_toml(toml_text, source_name);
+  Config config;
+  TableReader top(root, "", source_name);
+  top.read_string("data_dir", config.data_dir, check_data_dir);
+  if (const TomlValue* server = top.find("server", toml::value_t::table)) {
+    read_server(*server, source_name, config.server);
+  }
+  if (const TomlValue* metrics = top.find("metrics", toml::value_t::table)) {
+    read_metrics(*metrics, source_name, config.metrics);
+  }
+  top.reject_unknown_keys();
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError("", path + ": cannot open config file");
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) throw ConfigError("", path + ": cannot read config file");
+  return parse_config(text.str(), path);
+}
+
+std::string describe_config(const Config& config) {
+  std::string out = "data_dir=";
+  append_quoted(out, config.data_dir);
+  const ServerConfig& server = config.server;
+  out += " server.interfaces=[";
+  for (size_t i = 0; i < server.interfaces.size(); ++i) {
+    if (i > 0) out += ',';
+    out += format_interface(server.interfaces[i]);
+  }
+  out += ']';
+  append_value(out, "server.io_threads", server.io_threads);
+  append_value(out, "server.epoll_instances", server.epoll_instances);
+  append_value(out, "server.event_batch_size", server.event_batch_size);
+  append_value(out, "server.max_connections", server.max_connections);
+  append_value(out, "server.read_buffer_size", server.read_buffer_size);
+  append_value(out, "server.max_request_size_bytes", server.max_request_size_bytes);
+  append_value(out, "server.max_header_bytes", server.max_header_bytes);
+  append_value(out, "server.max_uri_bytes", server.max_uri_bytes);
+  append_value(out, "server.idle_timeout_seconds", server.idle_timeout_seconds);
+  append_value(out, "server.shutdown_timeout_seconds", server.shutdown_timeout_seconds);
+  append_value(out, "metrics.enabled", config.metrics.enabled);
+  return out;
+}
+
+}  // namespace weasel

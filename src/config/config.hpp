@@ -1,0 +1,86 @@
+#pragma once
+// The WeaselDB configuration: plain structs whose member initializers are THE defaults
+// (the only place a default is written; docs/config.md and config/weaseldb.example.toml
+// mirror them and a test keeps the example file honest), and the TOML loader that fills
+// them from a file.
+//
+// The loader is strict, because a typo in a config file should stop start-up rather than
+// be silently ignored: an unknown key (at any level, including unknown sections and unknown
+// fields of an interface), a value of the wrong type, an out-of-range value or a TOML syntax
+// error is a ConfigError naming the key (see config_error.hpp). Keys that are absent keep
+// their default. The allowed ranges are listed in docs/config.md.
+//
+// Config objects are plain values: copy them freely; nothing here is shared or global.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_error.hpp"
+#include "config/interface.hpp"
+
+namespace weasel {
+
+struct ServerConfig {
+  // Where the server listens. A [[server.interfaces]] table in the file, or --listen on the
+  // command line, replaces this list as a whole.
+  std::vector<InterfaceConfig> interfaces = {InterfaceConfig{}};
+  // One I/O thread is the default because it is not the bottleneck: commits are ordered by
+  // the single-threaded pipeline stages behind it, and a second epoll thread mostly adds
+  // cross-core traffic on a small machine. Raise it when HTTP parsing or many idle
+  // keep-alive connections dominate.
+  int io_threads = 1;
+  // Number of epoll sets the I/O threads share; 1..io_threads.
+  int epoll_instances = 1;
+  // Events taken from epoll per wait call.
+  int event_batch_size = 32;
+  int max_connections = 10000;
+  // Bytes read from a socket per read call (per-connection buffer).
+  size_t read_buffer_size = 16384;
+  // Largest accepted request body; larger is 413 content_too_large.
+  size_t max_request_size_bytes = 1024 * 1024;
+  // Largest accepted request head (request line + headers); larger is 431.
+  size_t max_header_bytes = 16384;
+  // Longest accepted request target; longer is 414 uri_too_long.
+  size_t max_uri_bytes = 8192;
+  // A connection with no request in progress for this long is closed.
+  int idle_timeout_seconds = 300;
+  // On SIGTERM/SIGINT, how long in-flight requests get to finish before the remaining
+  // connections are closed. Needed because a subscription stream never finishes by itself.
+  int shutdown_timeout_seconds = 10;
+
+  bool operator==(const ServerConfig&) const = default;
+};
+
+struct MetricsConfig {
+  // Serve GET /metrics.
+  bool enabled = true;
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+struct Config {
+  std::string data_dir = "./data";
+  ServerConfig server;
+  MetricsConfig metrics;
+
+  bool operator==(const Config&) const = default;
+};
+
+// Parses TOML text. `source_name` names the input in error messages (usually the file
+// path). Throws ConfigError.
+Config parse_config(std::string_view toml_text, std::string_view source_name);
+
+// Reads and parses a file. An unreadable file is a ConfigError too.
+Config load_config_file(const std::string& path);
+
+// One line with every effective value, for the start-up log, e.g.
+// data_dir="./data" server.interfaces=[127.0.0.1:8080] server.io_threads=1 ... metrics.enabled=true
+std::string describe_config(const Config& config);
+
+// Empty when `path` is acceptable as data_dir, else the problem ("is empty", ...).
+std::string check_data_dir(std::string_view path);
+
+}  // namespace weasel
