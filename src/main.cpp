@@ -55,6 +55,7 @@ weasel::ServerOptions server_options(const weasel::Config& config) {
   o.max_buffered_bytes = config.server.max_request_size_bytes + config.server.max_header_bytes +
                          config.server.read_buffer_size;
   o.idle_timeout_seconds = config.server.idle_timeout_seconds;
+  o.shutdown_timeout_seconds = config.server.shutdown_timeout_seconds;
   o.refuse_message = weasel::HttpServer::refuse_message();
   return o;
 }
@@ -69,7 +70,7 @@ int serve(const weasel::Config& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  spdlog::info("weaseldb {} starting: {}", WEASEL_VERSION, weasel::describe_config(config));
+  spdlog::info("weaseldb {} starting: {}", weasel::weasel_version(), weasel::describe_config(config));
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
