@@ -229,8 +229,8 @@ void read_server(const TomlValue& table, std::string_view source, ServerConfig& 
   const TomlValue* epoll_instances =
       reader.read_integer("epoll_instances", 1, kIoThreadsMax, out.epoll_instances);
   if (out.epoll_instances > out.io_threads) {
-    const TomlValue* at = epoll_instances;
-    fail_at(source, at != nullptr ? *at : table, reader.key("epoll_instances"),
+    WEASEL_ASSERT(epoll_instances != nullptr);  // the default, 1, fits any io_threads
+    fail_at(source, *epoll_instances, reader.key("epoll_instances"),
             std::to_string(out.epoll_instances) +
                 " is out of range (allowed 1..server.io_threads = " +
                 std::to_string(out.io_threads) + ": every epoll set needs a thread)");
