@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/assert.hpp"
+#include "core/json_escape.hpp"
 #include "net/http_response.hpp"
 #include "net/server.hpp"
 
@@ -26,8 +27,9 @@ void write_response(Connection& conn, const HttpRequest& request, int status,
                     std::span<const HttpHeader> extra) {
   const bool keep_alive = request.keep_alive && !conn.closing();
   std::string& out = conn.output();
-  append_response(out, status, content_type, body, keep_alive, extra);
-  if (request.method == HttpMethod::kHead) out.resize(out.size() - body.size());
+  append_response_head(out, status, content_type, body.size(), keep_alive, extra,
+                       request.version_minor);
+  if (request.method != HttpMethod::kHead) out += body;
   if (!keep_alive) conn.close_after_write();
 }
 
@@ -51,8 +53,11 @@ void HttpExchange::respond(int status, std::string_view content_type, std::strin
 void HttpExchange::respond_error(int status, std::string_view code, std::string_view message,
                                  std::span<const HttpHeader> extra) {
   WEASEL_ASSERT(!responded_ && conn_ptr_ != nullptr);
-  std::string body;
-  append_error_body(body, code, message);
+  std::string body = "{\"error\":";
+  append_json_string(body, code);
+  body += ",\"message\":";
+  append_json_string(body, message);
+  body += "}";
   respond(status, "application/json", body, extra);
 }
 
