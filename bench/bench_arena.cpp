@@ -75,7 +75,9 @@ void BM_batch_arena_warm(benchmark::State& state) {
   batch_arena(state, kBatch * static_cast<size_t>(state.range(0)) + 4096);
 }
 
-void BM_batch_arena_grow(benchmark::State& state) { batch_arena(state, 4096); }
+void BM_batch_arena_grow(benchmark::State& state) {
+  batch_arena(state, 4096);
+}
 
 void BM_batch_malloc(benchmark::State& state) {
   size_t bytes = static_cast<size_t>(state.range(0));

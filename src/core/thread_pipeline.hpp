@@ -119,7 +119,7 @@ class ThreadPipeline {
   std::unique_ptr<std::atomic<uint64_t>[]> filled_;
   std::unique_ptr<StageThread[]> threads_;
   alignas(kCacheLineBytes) std::atomic<uint64_t> reserved_{0};  // next sequence to reserve
-  Position published_;  // end of the published prefix
+  Position published_;                                          // end of the published prefix
 };
 
 // Walks the slots of a batch in sequence order.
@@ -387,8 +387,7 @@ void ThreadPipeline<T>::publish(uint64_t begin, uint32_t count) {
 
 template <class T>
 typename ThreadPipeline<T>::StageGuard ThreadPipeline<T>::acquire(int stage, int thread,
-                                                                  uint32_t max_batch,
-                                                                  bool block) {
+                                                                  uint32_t max_batch, bool block) {
   StageThread& me = stage_thread(stage, thread);
   WEASEL_ASSERT_MSG(!me.holding, "a stage thread releases its batch before acquiring again");
   uint64_t begin = me.cursor;

@@ -31,8 +31,12 @@ struct Item {
 
 using Pipeline = ThreadPipeline<Item>;
 
-uint64_t key_of(const Item& item) { return uint64_t{item.producer} << 32 | item.index; }
-uint64_t mark_for(int stage, uint64_t key) { return key * 31 + static_cast<uint64_t>(stage) + 1; }
+uint64_t key_of(const Item& item) {
+  return uint64_t{item.producer} << 32 | item.index;
+}
+uint64_t mark_for(int stage, uint64_t key) {
+  return key * 31 + static_cast<uint64_t>(stage) + 1;
+}
 
 void fill(Item& item, uint32_t producer, uint32_t index, bool stop) {
   item.producer = producer;
@@ -279,7 +283,7 @@ TEST_CASE("pipeline: push guards publish in reservation order") {
   REQUIRE(second);
   for (uint32_t i = 0; i < 2; ++i) fill(first[i], 1, i, false);
   for (uint32_t i = 0; i < 3; ++i) fill(second[i], 2, i, false);
-  second.reset();  // does not wait for `first`...
+  second.reset();                                   // does not wait for `first`...
   CHECK(pipeline.acquire(0, 0, 0, false).empty());  // ...but stays invisible until it is in
   CHECK(pipeline.in_flight() == 0);
   first.reset();  // publishes both
@@ -288,9 +292,8 @@ TEST_CASE("pipeline: push guards publish in reservation order") {
   REQUIRE(batch.size() == 5);
   std::vector<uint64_t> keys;
   for (Item& item : batch) keys.push_back(key_of(item));
-  CHECK(keys == std::vector<uint64_t>{uint64_t{1} << 32, (uint64_t{1} << 32) + 1,
-                                      uint64_t{2} << 32, (uint64_t{2} << 32) + 1,
-                                      (uint64_t{2} << 32) + 2});
+  CHECK(keys == std::vector<uint64_t>{uint64_t{1} << 32, (uint64_t{1} << 32) + 1, uint64_t{2} << 32,
+                                      (uint64_t{2} << 32) + 1, (uint64_t{2} << 32) + 2});
 }
 
 TEST_CASE("pipeline: producers publishing out of order from other threads") {
@@ -314,8 +317,8 @@ TEST_CASE("pipeline: producers publishing out of order from other threads") {
       Pipeline::StageGuard batch = pipeline.acquire(0, 0);
       for (Item& item : batch) keys.push_back(key_of(item));
     }
-    CHECK(keys == std::vector<uint64_t>{uint64_t{1} << 32, (uint64_t{1} << 32) + 1,
-                                        uint64_t{2} << 32});
+    CHECK(keys ==
+          std::vector<uint64_t>{uint64_t{1} << 32, (uint64_t{1} << 32) + 1, uint64_t{2} << 32});
     first_producer.join();
     second_producer.join();
   }
