@@ -24,7 +24,9 @@ Arena& Arena::operator=(Arena&& other) noexcept {
   return *this;
 }
 
-Arena::~Arena() { free_blocks(); }
+Arena::~Arena() {
+  free_blocks();
+}
 
 void Arena::take(Arena& other) {
   head_ = std::exchange(other.head_, nullptr);
@@ -50,8 +52,8 @@ void Arena::free_blocks() {
 
 void* Arena::allocate_slow(size_t bytes, size_t alignment) {
   // Block data starts max_align_t-aligned, so only stricter alignments need padding.
-  size_t padding = alignment > alignof(std::max_align_t) ? alignment - alignof(std::max_align_t)
-                                                          : 0;
+  size_t padding =
+      alignment > alignof(std::max_align_t) ? alignment - alignof(std::max_align_t) : 0;
   // Bounded by the asserts in allocate(): no overflow.
   size_t needed = sizeof(Block) + padding + bytes;
   size_t size = needed;

@@ -7,9 +7,11 @@
 // - One ring of 2^capacity_log2 slots of T. Items never move: producers fill a slot, every
 //   stage works on it in place, and the slot is reused once the last stage released it. A slot
 //   keeps whatever the previous item left in it, so producers assign every field they use.
-// - Producers reserve slots with push() and fill them through the returned PushGuard. Guards
-//   publish on destruction in reservation order: a guard whose predecessors are still held
-//   waits for them, so several producers publish one ordered stream.
+// - Producers reserve slots with push() and fill them through the returned PushGuard, which
+//   publishes them on destruction. Stage 0 sees items strictly in reservation order: a
+//   published batch becomes visible once every earlier reservation is published too. The
+//   guard never waits for that: the producer publishing the missing batch carries the later
+//   ones along, so a slow or descheduled producer never blocks the others.
 // - Stage s has threads_per_stage[s] threads, named (s, 0..n-1). Every thread of a stage sees
 //   every item, in push order, exactly once; the stage's code decides which items it acts on
 //   (e.g. sequence % thread_count). An item reaches stage s+1 only when every thread of stage s
@@ -17,9 +19,11 @@
 //   only the parts of an item it owns; writes made before a release are visible downstream.
 // - acquire() hands a thread the next batch (everything available, or up to max_batch); its
 //   StageGuard releases the batch on destruction. A thread holds at most one StageGuard at a
-//   time and only that thread acquires as (stage, thread).
+//   time and only that thread acquires as (stage, thread); a guard handed to another thread
+//   (with the usual synchronization) may be released there.
 // - Blocking waits use std::atomic wait/notify (futex); nothing sleeps or spins unbounded.
-//   Releasing a batch costs one store and one load when nobody waits; notify only then.
+//   Releasing a batch costs one store and one load when nobody sleeps; publishing a push adds
+//   a compare-exchange. Only the first release after a thread went to sleep notifies.
 // - Full pipeline: push(n, false) returns an empty guard at once (the commit path answers
 //   503); push(n, true) waits for room. n must not exceed capacity().
 //
@@ -30,9 +34,8 @@
 // every thread of every stage after all real items, and the pipeline is empty when the last
 // stage's threads return. See the "shutdown" test in tests/core/test_thread_pipeline.cpp.
 //
-// Deadlocks to avoid: a thread that holds an unpublished PushGuard must not push(block = true)
-// again nor wait for a stage to see its items; a thread holding several PushGuards must
-// release them in reservation order.
+// Deadlock to avoid: a thread that holds an unpublished PushGuard must not push(block = true)
+// again nor wait for a stage to see later items: those wait for this guard.
 //
 // Ownership: the pipeline owns the ring and every T in it; guards borrow the pipeline, which
 // must outlive them. Sequence numbers count items from 0 and are 64-bit: they never wrap.
@@ -79,13 +82,13 @@ class ThreadPipeline {
  private:
   static constexpr size_t kCacheLineBytes = 64;
 
-  // A position that threads wait on. Waiters sleep on `epoch` (futexes are 32-bit) and
-  // count themselves in `waiters`, so that advancing the position notifies only when
-  // someone may sleep.
+  // A position that threads wait on. `sleep_word` is the futex word (futexes are 32-bit):
+  // bit 0 says someone may sleep, the other bits count wake-ups. The first thread to advance
+  // the position after a sleeper registered clears the bit and notifies; later advances cost
+  // a load until someone sleeps again, however long the woken threads take to run.
   struct alignas(kCacheLineBytes) Position {
     std::atomic<uint64_t> value{0};
-    mutable std::atomic<uint32_t> waiters{0};
-    mutable std::atomic<uint32_t> epoch{0};
+    mutable std::atomic<uint32_t> sleep_word{0};
   };
   struct StageThread {
     Position released;  // read by the next stage (by producers, for the last stage)
@@ -103,6 +106,7 @@ class ThreadPipeline {
   Slowest slowest_upstream(int stage) const;
   Slowest slowest_of_stage(int stage) const;
   static void advance(Position& position, uint64_t value);
+  static void wake_sleepers(const Position& position);
   static void wait_while(const Position& position, uint64_t value);
   void publish(uint64_t begin, uint32_t count);
   void release(int stage, int thread, uint64_t end);
@@ -111,9 +115,11 @@ class ThreadPipeline {
   std::vector<int> threads_per_stage_;
   std::vector<int> first_thread_of_stage_;
   std::unique_ptr<T[]> ring_;
+  // filled_[b & mask_] = e once the reservation [b, e) is filled; stale entries are <= b.
+  std::unique_ptr<std::atomic<uint64_t>[]> filled_;
   std::unique_ptr<StageThread[]> threads_;
   alignas(kCacheLineBytes) std::atomic<uint64_t> reserved_{0};  // next sequence to reserve
-  Position published_;  // end of the published prefix
+  Position published_;                                          // end of the published prefix
 };
 
 // Walks the slots of a batch in sequence order.
@@ -262,6 +268,7 @@ ThreadPipeline<T>::ThreadPipeline(int capacity_log2, std::vector<int> threads_pe
     total_threads += n;
   }
   ring_ = std::make_unique<T[]>(capacity());
+  filled_ = std::make_unique<std::atomic<uint64_t>[]>(capacity());
   threads_ = std::make_unique<StageThread[]>(static_cast<size_t>(total_threads));
 }
 
@@ -297,23 +304,39 @@ typename ThreadPipeline<T>::Slowest ThreadPipeline<T>::slowest_upstream(int stag
 
 template <class T>
 void ThreadPipeline<T>::advance(Position& position, uint64_t value) {
-  // All seq_cst, mirrored in wait_while(): either the waiter sees the new value, or this
-  // thread sees the waiter and bumps the epoch after the waiter read it. No lost wake-up.
   position.value.store(value, std::memory_order_seq_cst);
-  if (position.waiters.load(std::memory_order_seq_cst) != 0) {
-    position.epoch.fetch_add(1, std::memory_order_seq_cst);
-    position.epoch.notify_all();
+  wake_sleepers(position);
+}
+
+// Sleeping protocol (every access seq_cst): a sleeper sets bit 0 of sleep_word, checks the
+// value once more and sleeps only while sleep_word keeps the exact word it saw. A thread that
+// moved the value then reads sleep_word: it sees the bit (and notifies), or the word already
+// changed, which only a notifier does, right before notifying. No wake-up is lost.
+template <class T>
+void ThreadPipeline<T>::wake_sleepers(const Position& position) {
+  uint32_t word = position.sleep_word.load(std::memory_order_seq_cst);
+  while ((word & 1) != 0) {
+    // +1 clears the bit and counts a wake-up in one step.
+    if (position.sleep_word.compare_exchange_weak(word, word + 1, std::memory_order_seq_cst)) {
+      position.sleep_word.notify_all();
+      return;
+    }
   }
 }
 
 template <class T>
 void ThreadPipeline<T>::wait_while(const Position& position, uint64_t value) {
-  position.waiters.fetch_add(1, std::memory_order_seq_cst);
-  uint32_t epoch = position.epoch.load(std::memory_order_seq_cst);
-  if (position.value.load(std::memory_order_seq_cst) == value) {
-    position.epoch.wait(epoch, std::memory_order_seq_cst);  // callers re-check: may be early
+  uint32_t word = position.sleep_word.load(std::memory_order_seq_cst);
+  for (;;) {
+    if (position.value.load(std::memory_order_seq_cst) != value) return;
+    if ((word & 1) != 0) break;
+    if (position.sleep_word.compare_exchange_weak(word, word | 1, std::memory_order_seq_cst)) {
+      word |= 1;
+      break;
+    }
   }
-  position.waiters.fetch_sub(1, std::memory_order_relaxed);
+  if (position.value.load(std::memory_order_seq_cst) != value) return;
+  position.sleep_word.wait(word, std::memory_order_seq_cst);  // callers re-check the value
 }
 
 template <class T>
@@ -340,21 +363,31 @@ typename ThreadPipeline<T>::PushGuard ThreadPipeline<T>::push(uint32_t count, bo
 
 template <class T>
 void ThreadPipeline<T>::publish(uint64_t begin, uint32_t count) {
+  // Mark the batch filled, then move published_ over every filled batch from where it is.
+  // seq_cst on both sides: of two adjacent producers, the earlier one sees the later one's
+  // mark, or the later one sees published_ at its own batch; neither batch is left behind.
+  filled_[begin & mask_].store(begin + count, std::memory_order_seq_cst);
+  uint64_t position = published_.value.load(std::memory_order_seq_cst);
+  bool moved = false;
   for (;;) {
-    // Acquire: earlier producers' items must reach stage 0 through our store too, and a plain
-    // store does not extend their release sequence.
-    uint64_t value = published_.value.load(std::memory_order_acquire);
-    WEASEL_ASSERT(value <= begin);
-    if (value == begin) break;
-    wait_while(published_, value);
+    // Acquire (seq_cst) on the mark and an RMW on published_: the items of every batch moved
+    // over reach stage 0 through the release sequence of published_.
+    uint64_t end = filled_[position & mask_].load(std::memory_order_seq_cst);
+    if (end <= position) break;  // the batch at `position` is not filled yet (or not reserved)
+    uint64_t start = position;
+    if (published_.value.compare_exchange_weak(position, end, std::memory_order_seq_cst)) {
+      // published_ stayed at `start`, so the mark read belongs to the batch starting there.
+      WEASEL_ASSERT(end - start <= capacity());
+      position = end;
+      moved = true;
+    }
   }
-  advance(published_, begin + count);
+  if (moved) wake_sleepers(published_);
 }
 
 template <class T>
 typename ThreadPipeline<T>::StageGuard ThreadPipeline<T>::acquire(int stage, int thread,
-                                                                  uint32_t max_batch,
-                                                                  bool block) {
+                                                                  uint32_t max_batch, bool block) {
   StageThread& me = stage_thread(stage, thread);
   WEASEL_ASSERT_MSG(!me.holding, "a stage thread releases its batch before acquiring again");
   uint64_t begin = me.cursor;

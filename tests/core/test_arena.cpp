@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -250,6 +251,14 @@ TEST_CASE("arena: ArenaAllocator equality, rebind and propagation") {
   CHECK(vc.get_allocator() == ArenaAllocator<int>(b));
   CHECK(vc == vb);
   CHECK(b.bytes_used() >= 3 * sizeof(int));
+}
+
+TEST_CASE("arena: containers refuse absurd sizes before the arena's assertion") {
+  Arena arena;
+  ArenaVector<uint64_t> v(arena);
+  CHECK(v.max_size() == Arena::kMaxAllocationBytes / sizeof(uint64_t));
+  CHECK_THROWS_AS(v.reserve(v.max_size() + 1), std::length_error);
+  CHECK(arena.block_count() == 0);
 }
 
 }  // namespace
