@@ -89,7 +89,7 @@ void HttpServer::on_data_arrived(std::unique_ptr<Connection>& conn_ptr) {
     HttpConnState& st = state_of(conn);
     const HttpParseStatus status = st.parser.parse(conn.input().data(), conn.input().size());
     if (status == HttpParseStatus::kNeedMore) {
-      if (st.parser.headers_complete() && st.parser.expects_continue() && !st.continue_sent) {
+      if (st.parser.headers_complete() && st.parser.request().expect_continue && !st.continue_sent) {
         append_continue(conn.output());
         st.continue_sent = true;
       }
