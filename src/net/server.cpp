@@ -15,6 +15,7 @@
 #include <system_error>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/assert.hpp"
@@ -46,12 +47,12 @@ std::string format_peer(const sockaddr_storage& addr) {
   if (addr.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+    return fmt::format("{}:{}", host, ntohs(a->sin_port));
   }
   if (addr.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+    return fmt::format("[{}]:{}", host, ntohs(a->sin6_port));
   }
   return "unix";
 }
@@ -65,11 +66,11 @@ int listen_tcp(const ListenAddress& addr, std::string& bound) {
   const std::string port = std::to_string(addr.port);
   const int rc = getaddrinfo(addr.host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) {
-    throw std::runtime_error("cannot resolve listen address " + addr.host + ": " +
-                             gai_strerror(rc));
+    throw std::runtime_error(
+        fmt::format("cannot resolve listen address {}: {}", addr.host, gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
-  const std::string where = addr.host + ":" + port;
+  const std::string where = fmt::format("{}:{}", addr.host, port);
   const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno("socket for " + where);
   const int one = 1;

@@ -135,7 +135,7 @@ def test_not_found_and_method_not_allowed_keep_the_connection(server):
         r = reader.read_response()
         assert_error(r, 405, "method_not_allowed")
         assert r.header("allow") == "POST"
-        s.sendall(request_bytes("POST", "/v1/retention/"))
+        s.sendall(request_bytes("POST", "/v1/retention/", body="{}"))
         assert reader.read_response().header("allow") == "GET, HEAD"
         s.sendall(request_bytes("GET", "/v1/version"))
         assert reader.read_response().status == 200
