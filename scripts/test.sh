@@ -38,8 +38,11 @@ step "API tests (pytest)" env WEASELDB_BIN="$root/build/release/weaseldb" \
 step "build asan" scripts/build.sh asan -j"$jobs"
 step "unit tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j"$jobs"
+# The same API tests against the ASan+UBSan binary: bad input must never trip a sanitizer.
+step "API tests (pytest, ASan+UBSan binary)" env WEASELDB_BIN="$root/build/asan/weaseldb" \
+  ASAN_OPTIONS=detect_leaks=1 "$python" -m pytest -q -p no:cacheprovider tests/api
 step "build tsan" scripts/build.sh tsan -j"$jobs"
-step "concurrency tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+step "concurrency tests (TSan)" env TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
   ctest --test-dir build/tsan -L concurrency --output-on-failure
 step "fuzzing (${fuzz_seconds} s per target)" scripts/run-fuzzers.sh "$fuzz_seconds"
 

@@ -93,6 +93,10 @@ class Connection {
   Arena arena_;
   bool close_after_write_ = false;
   bool peer_closed_ = false;
+  // Ownership passes between threads through epoll (epoll_ctl re-arms, epoll_wait hands the
+  // pointer to another thread). The kernel orders those, but sanitizers cannot see it, so the
+  // hand-off also goes through this release/acquire pair (a plain store and load on x86).
+  std::atomic<uint32_t> handoff_{0};
   // Read by the idle scanner without owning the connection.
   std::atomic<int64_t> last_activity_ms_{0};
   std::atomic<bool> idle_exempt_{false};

@@ -264,6 +264,7 @@ void Server::io_loop(int thread_index) {
           break;
       }
       std::unique_ptr<Connection> conn(reinterpret_cast<Connection*>(data));
+      conn->handoff_.load(std::memory_order_acquire);
       conn->last_activity_ms_.store(now_ms(), std::memory_order_relaxed);
       process_event(conn, events[static_cast<size_t>(i)].events);
       if (conn) batch.push_back(std::move(conn));
@@ -319,6 +320,7 @@ void Server::accept_ready(int listen_fd, int epoll_fd) {
     }
     handler_->on_connection_established(*conn);
     Connection* raw = conn.release();
+    raw->handoff_.fetch_add(1, std::memory_order_release);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.u64 = reinterpret_cast<uint64_t>(raw);
@@ -388,12 +390,16 @@ void Server::finish_round(std::unique_ptr<Connection> conn, bool from_handler) {
   // EPOLLOUT when there is output to write; also, for a connection coming back from a
   // handler with pipelined requests waiting, to get an I/O thread to process them promptly.
   if (!drained || (from_handler && !conn->input_.empty())) events |= EPOLLOUT;
+  const int epoll_fd = conn->epoll_fd_;
+  const int fd = conn->fd_;
   Connection* raw = conn.release();
+  raw->handoff_.fetch_add(1, std::memory_order_release);
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = reinterpret_cast<uint64_t>(raw);
-  // After this call another thread may own the connection: do not touch `raw` on success.
-  if (epoll_ctl(raw->epoll_fd_, EPOLL_CTL_MOD, raw->fd_, &ev) != 0) {
+  // From here on another thread may own the connection: `raw` is not touched unless
+  // epoll_ctl failed (then no event can fire and it is still ours).
+  if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
     spdlog::warn("epoll_ctl mod: {}", std::strerror(errno));
     destroy(std::unique_ptr<Connection>(raw));
   }

@@ -1,0 +1,126 @@
+# Shared by the bench/*.sh scripts (sourced, not run): a private temp directory, cleanup of
+# every process a script starts (also on failure or Ctrl-C), free loopback ports, bounded
+# readiness polling, and starting weaseldb and nginx on loopback ports.
+# The sourcing script sets `set -euo pipefail` and BENCH_NAME.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=/usr/bin/python3  # Debian's, whatever python3 comes first on PATH
+bench_tmp=$(mktemp -d "${TMPDIR:-/tmp}/weasel-bench.XXXXXX")
+bench_pids=()
+
+die() {
+  echo "${BENCH_NAME}: $*" >&2
+  exit 1
+}
+
+# Stops what this script started: SIGTERM, then SIGKILL after 5 s, then removes the temp dir.
+bench_cleanup() {
+  local pid attempt
+  for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${bench_pids[@]}"; do
+    for ((attempt = 0; attempt < 50; attempt++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$bench_tmp"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+require_file() {  # FILE HINT
+  [[ -x "$1" ]] || die "$1 not found or not executable ($2)"
+}
+
+# Prints a loopback TCP port that is free now.
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Polls URL until it answers 2xx: at most 100 attempts, 0.1 s apart. Fails clearly when the
+# process PID exits or never answers, showing the end of its LOG.
+wait_http_ready() {  # NAME URL PID LOG
+  local name=$1 url=$2 pid=$3 log=$4 attempt
+  for ((attempt = 0; attempt < 100; attempt++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      die "$name exited before it was ready ($url)"
+    fi
+    if curl -sf -o /dev/null --max-time 1 "$url"; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2 || true
+  die "$name did not answer $url after 100 attempts"
+}
+
+# Starts weaseldb on 127.0.0.1:PORT with one I/O thread and waits until /health answers.
+# Sets weaseldb_pid. Extra [server] TOML lines may follow the port. SERVER_PIN is an optional
+# command prefix (taskset) for the server.
+start_weaseldb() {  # PORT [SERVER_TOML_LINE...]
+  local port=$1
+  shift
+  local dir="$bench_tmp/weaseldb-$port"
+  mkdir -p "$dir/data"
+  {
+    echo "[server]"
+    echo "io_threads = 1"
+    local line
+    for line in "$@"; do echo "$line"; done
+    echo "[[server.interfaces]]"
+    echo 'type = "tcp"'
+    echo 'host = "127.0.0.1"'
+    echo "port = $port"
+  } >"$dir/weaseldb.toml"
+  ${SERVER_PIN:-} "$WEASELDB" --config "$dir/weaseldb.toml" --data "$dir/data" >"$dir/log" 2>&1 &
+  weaseldb_pid=$!
+  bench_pids+=("$weaseldb_pid")
+  wait_http_ready weaseldb "http://127.0.0.1:$port/health" "$weaseldb_pid" "$dir/log"
+}
+
+# Starts nginx (1 worker, no access log) on 127.0.0.1:PORT answering every request with
+# `200 BODY` as application/json, with its own prefix, config and pid file in the temp dir.
+# BODY must not contain ' \ or $. Sets nginx_pid.
+start_nginx() {  # PORT BODY
+  local port=$1 body=$2
+  local dir="$bench_tmp/nginx-$port"
+  mkdir -p "$dir/logs" "$dir/temp"
+  local user_line=""
+  if [[ $(id -u) -eq 0 ]]; then user_line="user root;"; fi  # workers may read the temp dir
+  cat >"$dir/nginx.conf" <<EOF
+$user_line
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/temp/client_body;
+  proxy_temp_path $dir/temp/proxy;
+  fastcgi_temp_path $dir/temp/fastcgi;
+  uwsgi_temp_path $dir/temp/uwsgi;
+  scgi_temp_path $dir/temp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      default_type application/json;
+      return 200 '$body';
+    }
+  }
+}
+EOF
+  ${SERVER_PIN:-} nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
+    >"$dir/logs/stdout.log" 2>&1 &
+  nginx_pid=$!
+  bench_pids+=("$nginx_pid")
+  wait_http_ready nginx "http://127.0.0.1:$port/" "$nginx_pid" "$dir/logs/error.log"
+}
+
+# Prints a /proc/PID/status field in kB (VmRSS, VmHWM, ...).
+proc_status_kb() {  # PID FIELD
+  awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"
+}
