@@ -109,7 +109,9 @@ TEST_CASE("base64: RFC 4648 section 10 test vectors") {
       {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"},
   };
-  for (const auto& [plain, encoded] : vectors) {
+  for (const auto& vector : vectors) {
+    const std::string_view plain = vector.first;  // clang 14 cannot capture bindings
+    const std::string_view encoded = vector.second;
     CAPTURE(plain);
     CHECK(encode(plain) == encoded);
     const Decoded d = decode(encoded);
@@ -163,7 +165,9 @@ TEST_CASE("base64: invalid inputs name the first bad character") {
       {"Zm9vYg==\n", 8},                  //
       {"Zm9v\tYmFy", 4},                  //
   };
-  for (const auto& [input, offset] : cases) {
+  for (const auto& test_case : cases) {
+    const std::string_view input = test_case.first;
+    const size_t offset = test_case.second;
     CAPTURE(input);
     const Decoded d = decode(input);
     CHECK_FALSE(d.ok);
