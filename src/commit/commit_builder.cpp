@@ -30,11 +30,41 @@ constexpr uint32_t bit(int field) {
 constexpr uint64_t kNoVersion = UINT64_MAX;
 
 template <size_t N>
-int lookup(std::string_view name, const std::string_view (&names)[N]) {
-  for (size_t i = 0; i < N; ++i) {
-    if (names[i] == name) return static_cast<int>(i);
+bool equals(std::string_view name, const char (&literal)[N]) {
+  return name.size() == N - 1 && std::memcmp(name.data(), literal, N - 1) == 0;
+}
+
+// Dispatch on the length first: at most two fixed-size compares per name.
+int top_field_of(std::string_view name) {
+  switch (name.size()) {
+    case 9:
+      return equals(name, "leader_id") ? kLeaderId : -1;
+    case 10:
+      return equals(name, "request_id")   ? kRequestId
+             : equals(name, "operations") ? kOperations
+                                          : -1;
+    case 12:
+      return equals(name, "read_version") ? kReadVersion : -1;
+    case 13:
+      return equals(name, "preconditions") ? kPreconditions : -1;
+    default:
+      return -1;
   }
-  return -1;
+}
+
+int item_field_of(std::string_view name) {
+  switch (name.size()) {
+    case 3:
+      return equals(name, "key") ? kKey : equals(name, "end") ? kEnd : -1;
+    case 4:
+      return equals(name, "type") ? kType : -1;
+    case 5:
+      return equals(name, "value") ? kValue : equals(name, "begin") ? kBegin : -1;
+    case 7:
+      return equals(name, "version") ? kVersion : -1;
+    default:
+      return -1;
+  }
 }
 
 // Unknown names are echoed in messages only when short and unsurprising: a message must not
@@ -149,7 +179,7 @@ bool CommitRequestBuilder::fail_wrong_type() {
 
 bool CommitRequestBuilder::top_key(std::string_view name) {
   WEASEL_ASSERT(section_ == Section::kNone && !in_item_);
-  const int field = lookup(name, kTopNames);
+  const int field = top_field_of(name);
   if (field < 0) {
     return fail_top(is_plain_name(name) ? name : "request body", "unknown field");
   }
@@ -234,7 +264,7 @@ bool CommitRequestBuilder::item_not_object() {
 
 bool CommitRequestBuilder::item_key(std::string_view name) {
   WEASEL_ASSERT(in_item_);
-  const int field = lookup(name, kItemNames);
+  const int field = item_field_of(name);
   const int foreign = section_ == Section::kPreconditions ? kValue : kVersion;
   if (field < 0 || field == foreign) {
     return fail_item(is_plain_name(name) ? name : "", "unknown field");

@@ -185,6 +185,17 @@ TEST_CASE("commit parser: unknown and duplicate top-level fields") {
   p.fails(R"({"leader_id":"a","leader_id":"a"})", "leader_id: duplicate field");
   p.fails(R"({"request_id":")" + kRequestId + R"(","request_id":")" + kRequestId + "\"}",
           "request_id: duplicate field");
+  // Names that start like known ones are not known ones.
+  p.fails(R"({"operations_":[]})", "operations_: unknown field");
+  p.fails(R"({"leader_i":"x"})", "leader_i: unknown field");
+  p.fails(R"({"request_id\"":"x"})", "request body: unknown field");
+  p.fails(with_op(R"({"types":"delete"})"), "operations[0].types: unknown field");
+  p.fails(with_op(R"({"ke":""})"), "operations[0].ke: unknown field");
+  p.fails(with_op(R"({"key\"":""})"), "operations[0]: unknown field");
+  p.fails(with_op(R"({"valuey":""})"), "operations[0].valuey: unknown field");
+  // Escaped spellings of known names are those names.
+  REQUIRE(p.parse(R"({"op\u0065rations":[{"\u0074ype":"delete","k\u0065y":"YQ=="}]})"));
+  CHECK(p.request.operations[0].key == "a");
   // Escaped names are compared unescaped: this is a duplicate too.
   p.fails(R"({"leader_id":"a","leader\u005fid":"a"})", "leader_id: duplicate field");
 }
