@@ -1,0 +1,85 @@
+#pragma once
+// ConflictSet: the resolver's memory of recent writes, used to check optimistic
+// preconditions (SPEC.md section 3, POST /v1/commit; DESIGN.md section 3).
+//
+// Contract
+// - It maps every key to the highest version that wrote it (point write, delete or range
+//   delete), for versions above oldest_version(). Keys are arbitrary bytes ordered by memcmp,
+//   shorter prefix first; the empty key is valid.
+// - check(): per read, kTooOld if read_version < oldest_version(); else kConflict if some
+//   write with version > read_version covers a key the read covers; else kCommit. An empty
+//   range (begin >= end) covers nothing.
+// - add_writes(): records writes at `version`. Versions passed to successive calls never
+//   decrease (asserted). Writes at versions <= oldest_version() can never conflict with a
+//   read that is not too old, so they are dropped. An empty range writes nothing.
+// - set_oldest_version(v): reads below v become kTooOld; history at or below v is collected
+//   incrementally (a bounded slice per call and per write), so memory follows the window
+//   without pauses. Lower values than the current one are ignored.
+// - Usage by the resolver, per transaction in version order: check(its reads), and if all
+//   commit, add_writes(its writes, its version); conflicts inside a batch resolve in order.
+// - Cost: point reads and writes are O(log n) in a cache-friendly B+tree; a range read visits
+//   O(log n) nodes whatever the number of keys in the range, thanks to per-subtree maximum
+//   versions. No allocation per read; a write allocates only for new keys longer than 8
+//   bytes and for node splits.
+//
+// Ownership: the set copies the keys it keeps; string_views in Read/Write are only read
+// during the call. Not thread-safe (one resolver thread); not copyable or movable.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "commit/conflict_set_tree.hpp"
+
+namespace weasel {
+
+class ConflictSet {
+ public:
+  explicit ConflictSet(uint64_t oldest_version = 0);
+
+  enum class Result : uint8_t { kCommit, kConflict, kTooOld };
+
+  // Point read: is_point, `end` ignored. Range read: [begin, end), or [begin, inf) when
+  // end_is_infinite.
+  struct Read {
+    std::string_view begin;
+    std::string_view end;
+    bool is_point;
+    bool end_is_infinite;
+    uint64_t read_version;
+  };
+
+  // Point write or delete: is_point, `end` ignored. Range delete: [begin, end), or
+  // [begin, inf) when end_is_infinite.
+  struct Write {
+    std::string_view begin;
+    std::string_view end;
+    bool is_point;
+    bool end_is_infinite;
+  };
+
+  // results.size() must be >= reads.size(); results[i] answers reads[i].
+  void check(std::span<const Read> reads, std::span<Result> results) const;
+  void add_writes(std::span<const Write> writes, uint64_t version);
+  void set_oldest_version(uint64_t v);
+  uint64_t oldest_version() const { return oldest_version_; }
+  size_t memory_bytes() const;
+
+  // Boundary entries currently stored (a gauge and a test hook for collection).
+  size_t entry_count() const { return tree_.entry_count(); }
+  // O(n) structural self-check that aborts on corruption; for tests.
+  void check_invariants() const { tree_.check_invariants(); }
+
+ private:
+  bool conflicts(const Read& read) const;
+  void collect_if_due();
+
+  cset::VersionTree tree_;
+  uint64_t oldest_version_;
+  uint64_t newest_version_ = 0;
+  uint64_t inserts_paid_ = 0;  // tree insertions already charged to gc_debt_
+  int64_t gc_debt_ = 0;        // entries to examine; negative when collection ran ahead
+};
+
+}  // namespace weasel

@@ -1,0 +1,131 @@
+#pragma once
+// Key helpers for the conflict set's B+tree (internal to src/commit/conflict_set_*).
+//
+// Keys are arbitrary byte strings ordered by memcmp with the shorter prefix first; the empty
+// key is the smallest. Nodes compare keys through a 64-bit "head": the 8 bytes that follow
+// the node's shared prefix, big-endian, zero-padded past the end of the key. A strictly
+// smaller head means a strictly smaller key (padding zeros sort before any real byte of a
+// longer key only when the shorter key is a prefix of it); equal heads need tie_compare.
+//
+// StoredKey owns a copy of a key: up to 8 bytes inline, longer ones in one heap block. It is
+// trivially copyable so that node arrays can be shifted with memmove; ownership is manual:
+// whoever removes a StoredKey from a node must release() it exactly once. view() of an
+// inline key points into the StoredKey itself, so it is invalidated when the StoredKey moves.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string_view>
+
+#include "core/assert.hpp"
+
+namespace weasel::cset {
+
+inline const uint8_t* bytes_of(std::string_view k) {
+  return reinterpret_cast<const uint8_t*>(k.data());
+}
+
+// Bytes [offset, offset + 8) of `k` as a big-endian integer, zero-padded past the end.
+inline uint64_t load_head(std::string_view k, size_t offset) {
+  if (offset >= k.size()) return 0;
+  size_t n = k.size() - offset;
+  uint64_t x = 0;
+  std::memcpy(&x, k.data() + offset, n >= 8 ? 8 : n);
+  return __builtin_bswap64(x);
+}
+
+// Three-way comparison of two keys whose first `offset` bytes are known to be equal and
+// whose heads at `offset` are equal.
+inline int tie_compare(std::string_view a, std::string_view b, size_t offset) {
+  size_t m = std::min(a.size(), b.size());
+  if (m > offset + 8) {
+    int c = std::memcmp(a.data() + offset + 8, b.data() + offset + 8, m - offset - 8);
+    if (c != 0) return c;
+  }
+  return (a.size() > b.size()) - (a.size() < b.size());
+}
+
+// Plain three-way key comparison (memcmp order, shorter prefix first).
+inline int compare_keys(std::string_view a, std::string_view b) {
+  size_t m = std::min(a.size(), b.size());
+  int c = m == 0 ? 0 : std::memcmp(a.data(), b.data(), m);
+  if (c != 0) return c;
+  return (a.size() > b.size()) - (a.size() < b.size());
+}
+
+// Length of the longest common prefix of a and b.
+inline size_t common_prefix(std::string_view a, std::string_view b) {
+  size_t m = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i + 8 <= m) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
+    i += 8;
+  }
+  while (i < m && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Compares `k` with bytes [from, to) of `prefix_owner` (which has at least `to` bytes), given
+// that their first `from` bytes are equal: < 0 if k sorts before every key that starts with
+// prefix_owner[0, to), > 0 if after all of them, 0 if k starts with that prefix.
+inline int compare_to_prefix(std::string_view k, std::string_view prefix_owner, size_t from,
+                             size_t to) {
+  size_t n = std::min(k.size(), to);
+  if (n > from) {
+    int c = std::memcmp(k.data() + from, prefix_owner.data() + from, n - from);
+    if (c != 0) return c;
+  }
+  return k.size() < to ? -1 : 0;
+}
+
+class StoredKey {
+ public:
+  static constexpr size_t kInlineBytes = 8;
+
+  // Copies `k`; adds the heap bytes it takes (0 when inline) to `heap_bytes`.
+  static StoredKey make(std::string_view k, size_t& heap_bytes) {
+    WEASEL_ASSERT(k.size() <= UINT32_MAX);
+    StoredKey s;
+    s.len_ = static_cast<uint32_t>(k.size());
+    if (k.size() <= kInlineBytes) {
+      std::memcpy(s.inline_, k.data(), k.size());
+    } else {
+      void* p = std::malloc(k.size());
+      if (p == nullptr) throw std::bad_alloc();
+      std::memcpy(p, k.data(), k.size());
+      s.heap_ = static_cast<uint8_t*>(p);
+      heap_bytes += k.size();
+    }
+    return s;
+  }
+
+  // Frees the heap copy, if any; the StoredKey must not be used afterwards.
+  void release(size_t& heap_bytes) {
+    if (len_ > kInlineBytes) {
+      WEASEL_ASSERT(heap_bytes >= len_);
+      heap_bytes -= len_;
+      std::free(heap_);
+    }
+  }
+
+  std::string_view view() const {
+    const uint8_t* p = len_ > kInlineBytes ? heap_ : inline_;
+    return {reinterpret_cast<const char*>(p), len_};
+  }
+  size_t size() const { return len_; }
+
+ private:
+  union {
+    uint8_t inline_[kInlineBytes];
+    uint8_t* heap_ = nullptr;
+  };
+  uint32_t len_ = 0;
+};
+
+}  // namespace weasel::cset

@@ -1,0 +1,261 @@
+// VersionTree: descents, queries, writes and garbage collection. Node surgery (splits,
+// merges, prefixes) lives in conflict_set_tree_nodes.cpp.
+
+#include <algorithm>
+
+#include "commit/conflict_set_tree.hpp"
+
+namespace weasel::cset {
+namespace {
+
+// A search reads the header and heads of the next node at once: ask for those lines together
+// instead of one at a time as the binary search reaches them.
+inline void prefetch_heads(const Node* node) {
+  const char* p = reinterpret_cast<const char*>(node);
+  constexpr size_t kLines = (sizeof(Node) + 8 * kLeafCapacity + 63) / 64;
+  for (size_t i = 0; i < kLines && i < 8; ++i) __builtin_prefetch(p + 64 * i);
+}
+
+uint64_t max_of(const uint64_t* values, int n) {
+  uint64_t m = 0;
+  for (int i = 0; i < n; ++i) m = std::max(m, values[i]);
+  return m;
+}
+
+}  // namespace
+
+VersionTree::VersionTree() { root_ = new_leaf(); }
+
+VersionTree::~VersionTree() { free_subtree(root_, 0); }
+
+const Leaf* VersionTree::find_leaf(std::string_view key) const {
+  const Node* node = root_;
+  for (int d = 0; d < height_; ++d) {
+    const Inner* inner = static_cast<const Inner*>(node);
+    node = inner->children[search_inner(inner, key)];
+    prefetch_heads(node);
+  }
+  return static_cast<const Leaf*>(node);
+}
+
+Leaf* VersionTree::find_leaf(std::string_view key, Path& path) {
+  Node* node = root_;
+  for (int d = 0; d < height_; ++d) {
+    Inner* inner = static_cast<Inner*>(node);
+    int i = search_inner(inner, key);
+    path.nodes[d] = inner;
+    path.idx[d] = i;
+    node = inner->children[i];
+    prefetch_heads(node);
+  }
+  return static_cast<Leaf*>(node);
+}
+
+// Version of the keys just before entry `pos` of `leaf` (that entry's predecessor's range).
+uint64_t VersionTree::range_before(const Leaf* leaf, int pos) {
+  if (pos > 0) return leaf->ranges[pos - 1];
+  const Leaf* prev = leaf->prev;
+  if (prev == nullptr) return 0;
+  WEASEL_ASSERT(prev->count > 0);
+  return prev->ranges[prev->count - 1];
+}
+
+uint64_t VersionTree::version_at(std::string_view key) const {
+  const Leaf* leaf = find_leaf(key);
+  SearchResult r = search_leaf(leaf, key);
+  return r.eq ? leaf->points[r.pos - 1] : range_before(leaf, r.pos);
+}
+
+bool VersionTree::any_above(std::string_view begin, std::optional<std::string_view> end,
+                            uint64_t v) const {
+  if (max_version_ <= v) return false;
+  Bound hi = end ? Bound{*end, true} : Bound{{}, false};
+  return any_above_in(root_, 0, Bound{begin, true}, hi, v);
+}
+
+// Entries strictly between lo and hi under `node`; a bound is only present when it lies
+// within the node's fences, so searching for it there is valid.
+bool VersionTree::any_above_in(const Node* node, int depth, Bound lo, Bound hi,
+                               uint64_t v) const {
+  if (depth == height_) {
+    const Leaf* leaf = static_cast<const Leaf*>(node);
+    int start = lo.present ? search_leaf(leaf, lo.key).pos : 0;
+    int stop = leaf->count;
+    if (hi.present) {
+      SearchResult r = search_leaf(leaf, hi.key);
+      stop = r.pos - (r.eq ? 1 : 0);
+    }
+    for (int i = start; i < stop; ++i) {
+      if (leaf->points[i] > v) return true;
+    }
+    return false;
+  }
+  const Inner* inner = static_cast<const Inner*>(node);
+  int first = lo.present ? search_inner(inner, lo.key) : 0;
+  int last = hi.present ? search_inner(inner, hi.key) : inner->count - 1;
+  const Bound open{{}, false};
+  if (first == last) {
+    return inner->max_points[first] > v &&
+           any_above_in(inner->children[first], depth + 1, lo, hi, v);
+  }
+  if (inner->max_points[first] > v &&
+      any_above_in(inner->children[first], depth + 1, lo, open, v)) {
+    return true;
+  }
+  // Children strictly between hold only keys inside (lo, hi): their bound is the answer.
+  for (int i = first + 1; i < last; ++i) {
+    if (inner->max_points[i] > v) return true;
+  }
+  return inner->max_points[last] > v &&
+         any_above_in(inner->children[last], depth + 1, open, hi, v);
+}
+
+void VersionTree::raise_path(const Path& path, uint64_t v) {
+  for (int d = 0; d < height_; ++d) {
+    uint64_t& m = path.nodes[d]->max_points[path.idx[d]];
+    m = std::max(m, v);
+  }
+  max_version_ = std::max(max_version_, v);
+}
+
+void VersionTree::write_point(std::string_view key, uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  Path path;
+  Leaf* leaf = find_leaf(key, path);
+  SearchResult r = search_leaf(leaf, key);
+  raise_path(path, v);
+  if (r.eq) {
+    leaf->points[r.pos - 1] = v;  // its range version stays: it is older, so <= v
+    return;
+  }
+  insert_entry(path, leaf, r.pos, key, v, range_before(leaf, r.pos));
+}
+
+void VersionTree::write_range(std::string_view begin, std::optional<std::string_view> end,
+                              uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  WEASEL_ASSERT(!end || compare_keys(begin, *end) < 0);
+  if (end) {
+    // Pin the version that covers `end` today, so that keys from `end` on keep it.
+    Path path;
+    Leaf* leaf = find_leaf(*end, path);
+    SearchResult r = search_leaf(leaf, *end);
+    if (!r.eq) {
+      uint64_t covering = range_before(leaf, r.pos);
+      raise_path(path, covering);
+      insert_entry(path, leaf, r.pos, *end, covering, covering);
+    }
+  }
+  erase_between(begin, end);
+  Path path;
+  Leaf* leaf = find_leaf(begin, path);
+  SearchResult r = search_leaf(leaf, begin);
+  raise_path(path, v);
+  if (r.eq) {
+    leaf->points[r.pos - 1] = v;
+    leaf->ranges[r.pos - 1] = v;
+    return;
+  }
+  insert_entry(path, leaf, r.pos, begin, v, v);
+}
+
+// Erases every entry strictly between begin and end, one leaf at a time. Each round either
+// erases something or moves the cursor to the next leaf, so it ends.
+void VersionTree::erase_between(std::string_view begin, std::optional<std::string_view> end) {
+  std::string_view cursor = begin;
+  bool inclusive = false;
+  for (;;) {
+    Path path;
+    Leaf* leaf = find_leaf(cursor, path);
+    SearchResult r = search_leaf(leaf, cursor);
+    int start = inclusive && r.eq ? r.pos - 1 : r.pos;
+    int stop = leaf->count;
+    if (end && stop > start && compare_keys(leaf->keys[stop - 1].view(), *end) >= 0) {
+      // cursor <= end <= last key < hi fence: `end` lies within this leaf's fences.
+      SearchResult e = search_leaf(leaf, *end);
+      stop = e.pos - (e.eq ? 1 : 0);
+    }
+    if (start < stop) {
+      bool reached_leaf_end = stop == leaf->count;
+      erase_entries(leaf, start, stop);
+      rebalance(path, height_);
+      if (!reached_leaf_end) return;
+      continue;  // merges may have pulled later entries into this leaf: look again
+    }
+    if (stop < leaf->count) return;
+    std::optional<std::string_view> hi = fence_hi(path, height_);
+    if (!hi || (end && compare_keys(*hi, *end) >= 0)) return;
+    erase_cursor_.assign(*hi);
+    cursor = erase_cursor_;
+    inclusive = true;
+  }
+}
+
+std::optional<std::string_view> VersionTree::fence_lo(const Path& path, int depth) const {
+  for (int d = depth - 1; d >= 0; --d) {
+    if (path.idx[d] > 0) return path.nodes[d]->seps[path.idx[d] - 1].view();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> VersionTree::fence_hi(const Path& path, int depth) const {
+  for (int d = depth - 1; d >= 0; --d) {
+    if (path.idx[d] < path.nodes[d]->count - 1) return path.nodes[d]->seps[path.idx[d]].view();
+  }
+  return std::nullopt;
+}
+
+// An entry is redundant when removing it leaves every query with v >= oldest unchanged: its
+// key and the keys after it would take the predecessor's range version instead, so both
+// versions must equal it, or all three must be <= oldest (never above any valid v).
+size_t VersionTree::collect(uint64_t oldest, size_t budget) {
+  size_t examined = 0;
+  while (examined < budget && entry_count_ > 0) {
+    Path path;
+    Leaf* leaf = find_leaf(gc_cursor_, path);
+    SearchResult r = search_leaf(leaf, gc_cursor_);
+    int start = r.eq ? r.pos - 1 : r.pos;
+    uint64_t pred = range_before(leaf, start);
+    int kept = start;
+    for (int i = start; i < leaf->count; ++i) {
+      uint64_t point = leaf->points[i];
+      uint64_t range = leaf->ranges[i];
+      bool redundant = (point <= oldest && pred <= oldest) || (point == pred && range == pred);
+      if (redundant) {
+        leaf->keys[i].release(key_heap_bytes_);
+        continue;
+      }
+      leaf->heads[kept] = leaf->heads[i];
+      leaf->keys[kept] = leaf->keys[i];
+      leaf->points[kept] = point;
+      leaf->ranges[kept] = range;
+      pred = range;
+      ++kept;
+    }
+    int removed = leaf->count - kept;
+    examined += static_cast<size_t>(std::max(1, leaf->count - start));
+    entry_count_ -= static_cast<size_t>(removed);
+    leaf->count = static_cast<uint16_t>(kept);
+    if (height_ > 0) {
+      // The exact bound is cheap here and keeps later range checks from descending in vain.
+      path.nodes[height_ - 1]->max_points[path.idx[height_ - 1]] =
+          max_of(leaf->points, leaf->count);
+    }
+    std::optional<std::string_view> hi = fence_hi(path, height_);
+    if (hi) {
+      gc_cursor_.assign(*hi);
+    } else {
+      gc_cursor_.clear();
+    }
+    if (removed > 0) rebalance(path, height_);
+  }
+  return examined;
+}
+
+size_t VersionTree::memory_bytes() const {
+  return sizeof(*this) + leaf_count_ * sizeof(Leaf) + inner_count_ * sizeof(Inner) +
+         key_heap_bytes_ + gc_cursor_.capacity() + erase_cursor_.capacity() +
+         scratch_.capacity();
+}
+
+}  // namespace weasel::cset

@@ -1,0 +1,508 @@
+// Unit and randomized tests for weasel::ConflictSet (src/commit/conflict_set.hpp).
+//
+// The randomized tests compare every answer with two independent models: a list of every
+// write scanned linearly (trivially correct), and, for large histories where a scan is too
+// slow, a std::map step function that the first model validates on small histories.
+// Scale: WEASEL_CSET_TEST_SCALE (environment, a factor) multiplies the operation counts;
+// sanitizer builds default to a tenth.
+
+#include "commit/conflict_set.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weasel {
+namespace {
+
+using Result = ConflictSet::Result;
+using Read = ConflictSet::Read;
+using Write = ConflictSet::Write;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kDefaultScale = 0.1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr double kDefaultScale = 0.1;
+#else
+constexpr double kDefaultScale = 1.0;
+#endif
+#else
+constexpr double kDefaultScale = 1.0;
+#endif
+
+size_t scaled(size_t n) {
+  double scale = kDefaultScale;
+  if (const char* env = std::getenv("WEASEL_CSET_TEST_SCALE")) scale = std::atof(env);
+  return std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * scale));
+}
+
+Read point_read(std::string_view k, uint64_t v) { return {k, {}, true, false, v}; }
+Read range_read(std::string_view b, std::string_view e, uint64_t v) { return {b, e, false, false, v}; }
+Read open_read(std::string_view b, uint64_t v) { return {b, {}, false, true, v}; }
+Write point_write(std::string_view k) { return {k, {}, true, false}; }
+Write range_write(std::string_view b, std::string_view e) { return {b, e, false, false}; }
+Write open_write(std::string_view b) { return {b, {}, false, true}; }
+
+Result check_one(const ConflictSet& cs, const Read& read) {
+  Result r = Result::kCommit;
+  cs.check(std::span(&read, 1), std::span(&r, 1));
+  return r;
+}
+
+void write_one(ConflictSet& cs, const Write& w, uint64_t version) {
+  cs.add_writes(std::span(&w, 1), version);
+}
+
+using namespace std::string_literals;
+
+TEST_CASE("conflict set: empty set commits everything not too old") {
+  ConflictSet cs(10);
+  CHECK(cs.oldest_version() == 10);
+  CHECK(check_one(cs, point_read("a", 10)) == Result::kCommit);
+  CHECK(check_one(cs, open_read("", 11)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("a", 9)) == Result::kTooOld);
+  CHECK(check_one(cs, range_read("a", "b", 0)) == Result::kTooOld);
+  cs.check_invariants();
+}
+
+TEST_CASE("conflict set: point read vs point write") {
+  ConflictSet cs;
+  write_one(cs, point_write("apple"), 10);
+  CHECK(check_one(cs, point_read("apple", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("apple", 10)) == Result::kCommit);  // same version: seen
+  CHECK(check_one(cs, point_read("apple", 11)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("apples", 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("appl", 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("apple\0"s, 0)) == Result::kCommit);
+  write_one(cs, point_write("apple"), 20);
+  CHECK(check_one(cs, point_read("apple", 15)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("apple", 20)) == Result::kCommit);
+  cs.check_invariants();
+}
+
+TEST_CASE("conflict set: point read vs range delete, end exclusive") {
+  ConflictSet cs;
+  write_one(cs, range_write("b", "d"), 10);
+  CHECK(check_one(cs, point_read("a", 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("az\xff", 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("b", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("b\0"s, 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("c\xff\xff", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("d", 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("d\0"s, 0)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("c", 10)) == Result::kCommit);
+}
+
+TEST_CASE("conflict set: range read vs point write inside, at begin, at end") {
+  ConflictSet cs;
+  write_one(cs, point_write("m"), 10);
+  CHECK(check_one(cs, range_read("a", "z", 9)) == Result::kConflict);   // inside
+  CHECK(check_one(cs, range_read("m", "n", 9)) == Result::kConflict);   // at begin
+  CHECK(check_one(cs, range_read("a", "m", 9)) == Result::kCommit);     // at end: excluded
+  CHECK(check_one(cs, range_read("a", "m\0"s, 9)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("m\0"s, "z", 9)) == Result::kCommit);  // just after
+  CHECK(check_one(cs, range_read("a", "z", 10)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("n", "m", 0)) == Result::kCommit);     // empty range
+  CHECK(check_one(cs, range_read("m", "m", 0)) == Result::kCommit);
+}
+
+TEST_CASE("conflict set: range read vs range write") {
+  ConflictSet cs;
+  write_one(cs, range_write("c", "f"), 10);
+  CHECK(check_one(cs, range_read("a", "c", 9)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("a", "c\0"s, 9)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("e\xff", "g", 9)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("f", "g", 9)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("a", "z", 9)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("d", "e", 9)) == Result::kConflict);  // strictly inside
+}
+
+TEST_CASE("conflict set: infinite ends") {
+  ConflictSet cs;
+  write_one(cs, open_write("m"), 10);
+  CHECK(check_one(cs, point_read("l\xff\xff", 9)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("m", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("a", "m", 9)) == Result::kCommit);
+  CHECK(check_one(cs, open_read("a", 9)) == Result::kConflict);
+  CHECK(check_one(cs, open_read("zz", 9)) == Result::kConflict);
+  ConflictSet points;
+  write_one(points, point_write("b"), 10);
+  CHECK(check_one(points, open_read("a", 9)) == Result::kConflict);
+  CHECK(check_one(points, open_read("b", 9)) == Result::kConflict);
+  CHECK(check_one(points, open_read("b\0"s, 9)) == Result::kCommit);
+  CHECK(check_one(points, open_read("", 10)) == Result::kCommit);
+}
+
+TEST_CASE("conflict set: the empty key") {
+  ConflictSet cs;
+  write_one(cs, point_write(""), 10);
+  CHECK(check_one(cs, point_read("", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("\0"s, 9)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("", "\0"s, 9)) == Result::kConflict);
+  CHECK(check_one(cs, open_read("", 9)) == Result::kConflict);
+  CHECK(check_one(cs, open_read("\0"s, 9)) == Result::kCommit);
+  write_one(cs, range_write("", "a"), 20);
+  CHECK(check_one(cs, point_read("\0\0"s, 19)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("a", 0)) == Result::kCommit);
+  write_one(cs, open_write(""), 30);
+  CHECK(check_one(cs, point_read("anything", 29)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("", 29)) == Result::kConflict);
+  cs.check_invariants();
+}
+
+TEST_CASE("conflict set: keys that are prefixes of each other") {
+  ConflictSet cs;
+  write_one(cs, point_write("ab"), 10);
+  CHECK(check_one(cs, point_read("a", 9)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("abc", 9)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("a", "ab", 9)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("a", "ab\0"s, 9)) == Result::kConflict);
+  write_one(cs, range_write("ab\0"s, "abc"), 20);
+  CHECK(check_one(cs, point_read("ab", 15)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("ab\0"s, 15)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("abb\xff\xff", 15)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("abc", 15)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("abc\0"s, 15)) == Result::kCommit);
+  // Long keys sharing a long prefix, and an 8-byte boundary inside it.
+  std::string base(40, 'k');
+  write_one(cs, point_write(base + "1"), 30);
+  write_one(cs, point_write(base), 31);
+  CHECK(check_one(cs, point_read(base + "1", 29)) == Result::kConflict);
+  CHECK(check_one(cs, point_read(base + "0", 29)) == Result::kCommit);
+  CHECK(check_one(cs, point_read(base.substr(0, 39), 29)) == Result::kCommit);
+  CHECK(check_one(cs, range_read(base + "\0"s, base + "2", 29)) == Result::kConflict);
+  CHECK(check_one(cs, range_read(base + "\0"s, base + "1", 29)) == Result::kCommit);
+  cs.check_invariants();
+}
+
+TEST_CASE("conflict set: later writes cover earlier ones") {
+  ConflictSet cs;
+  write_one(cs, point_write("c"), 5);
+  write_one(cs, range_write("a", "z"), 10);
+  write_one(cs, point_write("m"), 15);
+  CHECK(check_one(cs, point_read("c", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("c", 10)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("m", 12)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("b", "l", 12)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("b", "n", 12)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("z", "zz", 0)) == Result::kCommit);
+  cs.check_invariants();
+}
+
+TEST_CASE("conflict set: a batch of reads is answered in place") {
+  ConflictSet cs;
+  std::vector<Write> writes{point_write("a"), range_write("k", "p"), point_write("x")};
+  cs.add_writes(writes, 7);
+  cs.set_oldest_version(3);
+  std::vector<Read> reads{point_read("a", 6), point_read("b", 6), range_read("l", "m", 6),
+                          open_read("y", 6), point_read("x", 2), point_read("x", 7)};
+  std::vector<Result> results(reads.size());
+  cs.check(reads, results);
+  CHECK(results == std::vector<Result>{Result::kConflict, Result::kCommit, Result::kConflict,
+                                       Result::kCommit, Result::kTooOld, Result::kCommit});
+}
+
+TEST_CASE("conflict set: too old, and oldest_version never goes back") {
+  ConflictSet cs;
+  write_one(cs, point_write("a"), 10);
+  cs.set_oldest_version(8);
+  CHECK(check_one(cs, point_read("a", 7)) == Result::kTooOld);
+  CHECK(check_one(cs, point_read("a", 8)) == Result::kConflict);
+  cs.set_oldest_version(5);
+  CHECK(cs.oldest_version() == 8);
+  cs.set_oldest_version(12);
+  CHECK(check_one(cs, point_read("a", 11)) == Result::kTooOld);
+  CHECK(check_one(cs, point_read("a", 12)) == Result::kCommit);
+  write_one(cs, point_write("b"), 12);  // at or below oldest: can never conflict
+  CHECK(check_one(cs, point_read("b", 12)) == Result::kCommit);
+}
+
+TEST_CASE("conflict set: collection frees memory and keeps answers right") {
+  ConflictSet cs;
+  const size_t n = scaled(100000);
+  std::vector<std::string> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) keys.push_back("key/" + std::to_string(i * 7919 % n) + "/x");
+  for (size_t i = 0; i < n; ++i) write_one(cs, point_write(keys[i]), i + 1);
+  size_t full_bytes = cs.memory_bytes();
+  CHECK(cs.entry_count() >= n / 2);
+  // Forget the first half: answers for the second half stay exact while it is collected.
+  uint64_t half = n / 2;
+  for (size_t step = 0; step < n; ++step) cs.set_oldest_version(half + step / n);
+  cs.check_invariants();
+  for (size_t i = 0; i < n; i += 97) {
+    Result want = i + 1 > half ? Result::kConflict : Result::kCommit;
+    CHECK(check_one(cs, point_read(keys[i], half)) == want);
+  }
+  // Forget everything: the set shrinks back to almost nothing.
+  const size_t step_bound = n * 10;
+  size_t steps = 0;
+  while (cs.entry_count() > 0 && steps < step_bound) cs.set_oldest_version(n + 2 + steps++);
+  CHECK(cs.entry_count() == 0);
+  CHECK(cs.memory_bytes() < full_bytes / 50);
+  cs.check_invariants();
+  write_one(cs, point_write(keys[0]), n + 2 + steps);
+  CHECK(check_one(cs, point_read(keys[0], n + 1 + steps)) == Result::kConflict);
+}
+
+// ---- randomized comparison with models ----------------------------------------------------
+
+struct Rng {
+  uint64_t state;
+  uint64_t next() {  // splitmix64: deterministic on every platform
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t below(uint64_t n) { return n == 0 ? 0 : next() % n; }
+  bool percent(int p) { return below(100) < static_cast<uint64_t>(p); }
+};
+
+struct KeySpace {
+  std::string alphabet;
+  size_t min_len;
+  size_t max_len;
+  std::string make(Rng& rng) const {
+    std::string k(min_len + rng.below(max_len - min_len + 1), '\0');
+    for (char& c : k) c = alphabet[rng.below(alphabet.size())];
+    return k;
+  }
+};
+
+// [begin, end) with end absent meaning +infinity; a point is [k, k + '\0').
+struct Span {
+  std::string begin;
+  std::optional<std::string> end;
+};
+
+Span span_of(std::string_view b, std::string_view e, bool is_point, bool infinite) {
+  if (is_point) return {std::string(b), std::string(b) + '\0'};
+  if (infinite) return {std::string(b), std::nullopt};
+  return {std::string(b), std::string(e)};
+}
+
+bool is_empty(const Span& s) { return s.end && s.begin >= *s.end; }
+bool overlaps(const Span& a, const Span& b) {
+  if (is_empty(a) || is_empty(b)) return false;
+  return (!b.end || a.begin < *b.end) && (!a.end || b.begin < *a.end);
+}
+
+// Trivially correct: every write not older than the window, scanned linearly.
+class LinearModel {
+ public:
+  explicit LinearModel(uint64_t oldest) : oldest_(oldest) {}
+  void add(const Write& w, uint64_t v) {
+    if (v > oldest_) writes_.push_back({span_of(w.begin, w.end, w.is_point, w.end_is_infinite), v});
+  }
+  Result check(const Read& r) const {
+    if (r.read_version < oldest_) return Result::kTooOld;
+    Span s = span_of(r.begin, r.end, r.is_point, r.end_is_infinite);
+    for (const auto& [w, v] : writes_) {
+      if (v > r.read_version && overlaps(s, w)) return Result::kConflict;
+    }
+    return Result::kCommit;
+  }
+  void set_oldest(uint64_t v) {
+    oldest_ = std::max(oldest_, v);
+    std::erase_if(writes_, [&](const auto& w) { return w.second <= oldest_; });
+  }
+
+ private:
+  uint64_t oldest_;
+  std::vector<std::pair<Span, uint64_t>> writes_;
+};
+
+// A step function: boundary key -> version of [boundary, next boundary). Never collected, so
+// it suits large histories; validated against LinearModel below.
+class StepModel {
+ public:
+  void add(const Write& w, uint64_t v) {
+    Span s = span_of(w.begin, w.end, w.is_point, w.end_is_infinite);
+    if (is_empty(s)) return;
+    if (s.end) {
+      uint64_t at_end = version_at(*s.end);
+      steps_.erase(steps_.lower_bound(s.begin), steps_.lower_bound(*s.end));
+      steps_.emplace(*s.end, at_end);  // keeps an existing boundary
+    } else {
+      steps_.erase(steps_.lower_bound(s.begin), steps_.end());
+    }
+    steps_[s.begin] = v;
+  }
+  Result check(const Read& r, uint64_t oldest) const {
+    if (r.read_version < oldest) return Result::kTooOld;
+    Span s = span_of(r.begin, r.end, r.is_point, r.end_is_infinite);
+    if (is_empty(s)) return Result::kCommit;
+    auto it = std::prev(steps_.upper_bound(s.begin));
+    for (; it != steps_.end() && (!s.end || it->first < *s.end); ++it) {
+      if (it->second > r.read_version) return Result::kConflict;
+    }
+    return Result::kCommit;
+  }
+
+ private:
+  uint64_t version_at(const std::string& k) const { return std::prev(steps_.upper_bound(k))->second; }
+  std::map<std::string, uint64_t> steps_{{"", 0}};
+};
+
+std::string describe(const Read& r) {
+  std::string out = r.is_point ? "point " : "range ";
+  auto hex = [&](std::string_view k) {
+    static const char* digits = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : k) (out += digits[c >> 4]) += digits[c & 15];
+    out += '"';
+  };
+  hex(r.begin);
+  if (!r.is_point) {
+    out += r.end_is_infinite ? " .. inf" : " .. ";
+    if (!r.end_is_infinite) hex(r.end);
+  }
+  return out + " @" + std::to_string(r.read_version);
+}
+
+struct Workload {
+  KeySpace keys;
+  size_t transactions;
+  uint64_t window;          // how far oldest_version lags behind the newest version
+  int range_read_percent;   // of reads
+  int range_write_percent;  // of writes
+  int open_percent;         // of range reads and writes: [begin, inf)
+  int invariant_every;      // transactions between full structural checks
+  bool large;               // step model only (the linear scan would be too slow)
+};
+
+// Drives transactions through the set and the models; returns operations done.
+size_t run_workload(const Workload& wl, uint64_t seed) {
+  Rng rng{seed};
+  uint64_t oldest = rng.below(4);
+  ConflictSet cs(oldest);
+  LinearModel linear(oldest);
+  StepModel steps;
+  uint64_t version = oldest;
+  std::vector<std::string> storage;
+  std::vector<Read> reads;
+  std::vector<Write> writes;
+  std::vector<Result> results;
+  size_t ops = 0;
+  size_t outcomes[3] = {0, 0, 0};
+  std::vector<std::string> recent(64);  // keys written lately: reads aim at them half the time
+  for (size_t txn = 0; txn < wl.transactions; ++txn) {
+    version += 1 + rng.below(3);
+    storage.clear();
+    storage.reserve(16);  // string_views below point into it: no reallocation allowed
+    reads.clear();
+    writes.clear();
+    auto key = [&]() -> std::string_view { return storage.emplace_back(wl.keys.make(rng)); };
+    // Mostly near `begin` (a prefix of it plus one symbol, possibly before it: empty), else
+    // anywhere (wide or empty). Large workloads stay local so the step model stays fast.
+    auto end_near = [&](std::string_view b) -> std::string_view {
+      if (!wl.large && rng.percent(25)) return key();
+      std::string e(b.substr(0, b.size() - std::min<size_t>(b.size(), rng.below(3))));
+      e += wl.keys.alphabet[rng.below(wl.keys.alphabet.size())];
+      return storage.emplace_back(std::move(e));
+    };
+    for (uint64_t i = rng.below(5); i > 0; --i) {
+      // Half of the reads are recent, the others anywhere in (and a little below) the window.
+      uint64_t span = rng.percent(50) ? 8 : std::min<uint64_t>(version - oldest + 3, 4 * wl.window);
+      uint64_t rv = version - std::min<uint64_t>(version, rng.below(span));
+      std::string_view b =
+          rng.percent(50) ? storage.emplace_back(recent[rng.below(recent.size())]) : key();
+      if (!rng.percent(wl.range_read_percent)) {
+        reads.push_back(point_read(b, rv));
+      } else if (rng.percent(wl.open_percent)) {
+        reads.push_back(open_read(b, rv));
+      } else {
+        reads.push_back(range_read(b, end_near(b), rv));
+      }
+    }
+    results.assign(reads.size(), Result::kCommit);
+    cs.check(reads, results);
+    for (size_t i = 0; i < reads.size(); ++i) {
+      Result want = steps.check(reads[i], oldest);
+      if (!wl.large) {
+        Result linear_want = linear.check(reads[i]);
+        if (linear_want != want) FAIL("models disagree on " << describe(reads[i]));
+      }
+      if (results[i] != want) {
+        FAIL("seed " << seed << " txn " << txn << ": " << describe(reads[i]) << " got "
+                     << int(results[i]) << " want " << int(want));
+      }
+      ++outcomes[static_cast<int>(want)];
+    }
+    for (uint64_t i = rng.below(4); i > 0; --i) {
+      std::string_view b = key();
+      recent[rng.below(recent.size())] = b;
+      if (!rng.percent(wl.range_write_percent)) {
+        writes.push_back(point_write(b));
+      } else if (rng.percent(wl.open_percent)) {
+        writes.push_back(open_write(b));
+      } else {
+        writes.push_back(range_write(b, end_near(b)));
+      }
+    }
+    cs.add_writes(writes, version);
+    for (const Write& w : writes) {
+      if (!wl.large) linear.add(w, version);
+      steps.add(w, version);
+    }
+    if (rng.percent(12)) {
+      uint64_t lag = wl.window + rng.below(wl.window);
+      uint64_t target = version > lag ? version - lag : 0;
+      if (target > oldest) {
+        oldest = target;
+        cs.set_oldest_version(oldest);
+        if (!wl.large) linear.set_oldest(oldest);
+      }
+    }
+    if (txn % static_cast<size_t>(wl.invariant_every) == 0) cs.check_invariants();
+    ops += reads.size() + writes.size();
+  }
+  cs.check_invariants();
+  MESSAGE("seed " << seed << ": " << ops << " operations; commit " << outcomes[0]
+                  << ", conflict " << outcomes[1] << ", too old " << outcomes[2] << "; "
+                  << cs.entry_count() << " entries at the end");
+  // Every outcome must be exercised, or the comparison proves little.
+  CHECK(outcomes[0] > ops / 20);
+  CHECK(outcomes[1] > ops / 20);
+  CHECK(outcomes[2] > 0);
+  return ops;
+}
+
+TEST_CASE("conflict set: randomized vs linear model, tiny alphabet") {
+  // Four symbols including 0x00 and 0xff, short keys: prefixes and duplicates everywhere.
+  Workload wl{{"\x00\x01"s + "a\xff", 0, 5}, scaled(120000), 60, 30, 30, 15, 500, false};
+  size_t ops = 0;
+  for (uint64_t seed : {1, 2, 3, 4}) ops += run_workload(wl, seed);
+  MESSAGE("operations: " << ops);
+  CHECK(ops > 0);
+}
+
+TEST_CASE("conflict set: randomized vs linear model, long shared prefixes") {
+  // Keys of up to 24 bytes over two symbols: long common prefixes across 8-byte heads.
+  Workload wl{{"ab", 0, 24}, scaled(80000), 80, 30, 25, 15, 500, false};
+  size_t ops = 0;
+  for (uint64_t seed : {11, 12, 13}) ops += run_workload(wl, seed);
+  MESSAGE("operations: " << ops);
+  CHECK(ops > 0);
+}
+
+TEST_CASE("conflict set: randomized vs step model, large history") {
+  // A wide key space and a long window: tens of thousands of entries, a deep tree.
+  Workload wl{{"abcdefgh", 6, 10}, scaled(150000), 60000, 10, 5, 0, 20000, true};
+  size_t ops = 0;
+  for (uint64_t seed : {21, 22}) ops += run_workload(wl, seed);
+  MESSAGE("operations: " << ops);
+  CHECK(ops > 0);
+}
+
+}  // namespace
+}  // namespace weasel
