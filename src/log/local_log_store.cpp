@@ -58,15 +58,50 @@ LocalLogStore::~LocalLogStore() {
 }
 
 Status LocalLogStore::recover() {
+  Status s = open_directory();
+  if (!s.ok()) return s;
+  Result<LogMetadata> metadata = load_metadata_file(ops_, directory_);
+  if (!metadata.ok()) return metadata.status();
+  metadata_ = std::move(metadata).value();
+  Result<std::vector<uint64_t>> names = list_segments();
+  if (!names.ok()) return names.status();
+  s = recover_segments(std::move(names).value());
+  if (!s.ok()) return s;
+  s = open_active_segment();
+  if (!s.ok()) return s;
+
+  uint64_t floor = metadata_.floor_version;
+  oldest_version_.store(segments_.empty() ? floor : segments_.front().prev_version);
+  latest_version_.store(segments_.empty() ? floor : segments_.back().last_version);
+  uint64_t total = 0;
+  for (const Segment& segment : segments_) total += segment.size_bytes;
+  bytes_.store(total);
+  if (!sync_) {
+    spdlog::warn("log store {}: sync is off; committed batches are not durable (benchmarks only)",
+                 directory_);
+  }
+  spdlog::info("log store {}: {} segments, versions ({}, {}], {} bytes", directory_,
+               segments_.size(), oldest_version(), latest_version(), bytes());
+  return {};
+}
+
+Status LocalLogStore::open_directory() {
   namespace fs = std::filesystem;
   std::error_code ec;
-  bool exists = fs::is_directory(directory_, ec);
-  if (!exists) {
+  if (!fs::is_directory(directory_, ec)) {
     if (!create_if_missing_) {
       return Status::not_found("log directory " + directory_ + " does not exist");
     }
     fs::create_directories(directory_, ec);
     if (ec) return Status::io_error("create log directory " + directory_ + ": " + ec.message());
+    // Make the new directory's own entry durable too.
+    std::string parent = fs::path(directory_).parent_path().string();
+    int parent_fd;
+    if (ops_.open(parent.empty() ? "." : parent, O_RDONLY | O_DIRECTORY, 0, &parent_fd) == 0) {
+      Status s = sync_directory(ops_, parent_fd, parent);
+      (void)ops_.close(parent_fd);
+      if (!s.ok()) return s;
+    }
   }
   if (int err = ops_.open(directory_, O_RDONLY | O_DIRECTORY, 0, &dir_fd_)) {
     dir_fd_ = -1;
@@ -78,17 +113,19 @@ Status LocalLogStore::recover() {
     return status_from_errno(err, "open " + lock_path);
   }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
+    int err = errno;
+    if (err == EWOULDBLOCK) {
       return Status::busy("log directory " + directory_ + " is in use by another store");
     }
-    return status_from_errno(errno, "flock " + lock_path);
+    return status_from_errno(err, "flock " + lock_path);
   }
+  return {};
+}
 
-  Result<LogMetadata> metadata = load_metadata_file(ops_, directory_);
-  if (!metadata.ok()) return metadata.status();
-  metadata_ = std::move(metadata).value();
-
+Result<std::vector<uint64_t>> LocalLogStore::list_segments() const {
+  namespace fs = std::filesystem;
   std::vector<uint64_t> names;
+  std::error_code ec;
   fs::directory_iterator it(directory_, ec);
   for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::string name = it->path().filename().string();
@@ -99,38 +136,26 @@ Status LocalLogStore::recover() {
     }
   }
   if (ec) return Status::io_error("list log directory " + directory_ + ": " + ec.message());
-  Status s = recover_segments(std::move(names));
-  if (!s.ok()) return s;
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
-  uint64_t floor = metadata_.floor_version;
-  oldest_version_.store(segments_.empty() ? floor : segments_.front().prev_version);
-  latest_version_.store(segments_.empty() ? floor : segments_.back().last_version);
-  uint64_t total = 0;
-  for (const Segment& segment : segments_) total += segment.size_bytes;
-  bytes_.store(total);
-  if (!segments_.empty()) {
-    Segment& last = segments_.back();
-    if (!last.file) {  // the segment after it was empty and removed
-      int fd;
-      if (int err = ops_.open(last.path, O_RDWR, 0, &fd)) {
-        return status_from_errno(err, "open " + last.path);
-      }
-      last.file = std::make_shared<SegmentFile>(ops_, fd, last.path);
+Status LocalLogStore::open_active_segment() {
+  if (segments_.empty()) return {};  // the first append creates one
+  Segment& last = segments_.back();
+  if (!last.file) {  // the segment after it was empty and removed
+    int fd;
+    if (int err = ops_.open(last.path, O_RDWR, 0, &fd)) {
+      return status_from_errno(err, "open " + last.path);
     }
-    active_file_ = last.file;
-    active_bytes_ = last.size_bytes;
+    last.file = std::make_shared<SegmentFile>(ops_, fd, last.path);
   }
-  if (!sync_) {
-    spdlog::warn("log store {}: sync is off; committed batches are not durable (benchmarks only)",
-                 directory_);
-  }
-  spdlog::info("log store {}: {} segments, versions ({}, {}], {} bytes", directory_,
-               segments_.size(), oldest_version(), latest_version(), bytes());
+  active_file_ = last.file;
+  active_bytes_ = last.size_bytes;
   return {};
 }
 
 Status LocalLogStore::recover_segments(std::vector<uint64_t> names) {
-  std::sort(names.begin(), names.end());
   // Segments a truncation recorded in the floor but had not unlinked yet (a crash): those
   // whose successor starts at or below floor + 1 end at or below the floor.
   uint64_t floor = metadata_.floor_version;
@@ -198,7 +223,7 @@ Status LocalLogStore::drop_leftover_segments() {
   uint64_t floor = metadata_.floor_version;
   while (segments_.size() > 1 && segments_.front().last_version <= floor) {
     std::string path = segments_.front().path;
-    segments_.erase(segments_.begin());
+    segments_.pop_front();
     Status s = remove_segment_file(path);
     if (!s.ok()) return s;
     spdlog::info("log store {}: removed segment {} left over by a truncation", directory_, path);
@@ -442,7 +467,7 @@ Status LocalLogStore::truncate_before(uint64_t version) {
       Segment& front = segments_.front();
       path = front.path;
       bytes_.fetch_sub(front.size_bytes, std::memory_order_relaxed);
-      segments_.erase(segments_.begin());
+      segments_.pop_front();
       oldest_version_.store(segments_.front().prev_version, std::memory_order_release);
     }
     // Readers still holding the file keep reading it: unlink only removes the name.

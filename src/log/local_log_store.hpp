@@ -36,6 +36,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -90,6 +91,10 @@ class LocalLogStore final : public LogStore {
   explicit LocalLogStore(const LocalLogStoreOptions& options);
 
   Status recover();
+  Status open_directory();
+  Result<std::vector<uint64_t>> list_segments() const;
+  Status open_active_segment();
+  // `names` in version order.
   Status recover_segments(std::vector<uint64_t> names);
   Status recover_segment(uint64_t name, bool is_last);
   Status drop_leftover_segments();
@@ -117,7 +122,7 @@ class LocalLogStore final : public LogStore {
 
   // The index: guarded by index_mutex_. Segments are in version order and chain.
   mutable std::shared_mutex index_mutex_;
-  std::vector<Segment> segments_;
+  std::deque<Segment> segments_;  // a deque: truncation pops from the front
   std::atomic<uint64_t> oldest_version_{0};
   std::atomic<uint64_t> latest_version_{0};
   std::atomic<uint64_t> bytes_{0};

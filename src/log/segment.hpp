@@ -35,8 +35,9 @@ namespace weasel {
 
 inline constexpr size_t kSegmentNameDigits = 20;
 inline constexpr const char* kSegmentSuffix = ".log";
-// Distance between sparse index entries: bounds what read_after reads to find its start.
-inline constexpr uint64_t kIndexIntervalBytes = 64 * 1024;
+// Distance between sparse index entries: what read_after may read past to find its start,
+// against 16 bytes of memory per entry (4 KiB per 64 MiB segment, 64 MiB per 1 TiB of log).
+inline constexpr uint64_t kIndexIntervalBytes = 256 * 1024;
 
 std::string segment_file_name(uint64_t first_version);
 // The version a segment file name stands for; nullopt if `name` is not a segment name.

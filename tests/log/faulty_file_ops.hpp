@@ -3,6 +3,7 @@
 // write, EIO on an fdatasync, ...), so tests drive the store's error paths through real files.
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <functional>
@@ -31,6 +32,8 @@ class FaultyFileOps : public FileOps {
     return failures_[op];
   }
 
+  std::atomic<uint64_t> bytes_read{0};  // by successful read_at calls
+
   // Runs before every open, on the opening thread: lets a test act in the middle of a call.
   std::function<void(const std::string& path)> before_open;
 
@@ -41,7 +44,9 @@ class FaultyFileOps : public FileOps {
   }
   int read_at(int fd, char* out, size_t bytes, uint64_t offset, size_t* read_bytes) override {
     if (int err = check(kRead)) return err;
-    return FileOps::read_at(fd, out, bytes, offset, read_bytes);
+    int err = FileOps::read_at(fd, out, bytes, offset, read_bytes);
+    if (err == 0) bytes_read.fetch_add(*read_bytes, std::memory_order_relaxed);
+    return err;
   }
   int write_at(int fd, std::string_view data, uint64_t offset) override {
     size_t partial = 0;

@@ -119,6 +119,37 @@ TEST_CASE("local store: reads across segment rolls, from every version, bounded 
   }
 }
 
+TEST_CASE("local store: reads seek through the sparse index of a large segment") {
+  TempDir dir;
+  test::FaultyFileOps ops;  // no faults: counts the bytes read
+  auto store = open_store(dir.path(), 8 << 20, &ops);
+  std::vector<std::string> batches;
+  for (int i = 0; i < 200; ++i) {
+    batches.push_back(make_batch(store->latest_version(), 2, 3, 5000));
+    append_ok(*store, batches.back());
+  }
+  REQUIRE(store->segment_count() == 1);
+  REQUIRE(store->bytes() > 6 * kIndexIntervalBytes);
+  for (uint64_t after = 0; after < store->latest_version(); ++after) {
+    std::string first;
+    Result<uint64_t> next = store->read_after(after, 1, [&](std::string_view b) {
+      first = std::string(b);
+      return true;
+    });
+    REQUIRE(next.ok());
+    BatchHeader h = header_of(first);
+    CHECK(h.prev_version <= after);
+    CHECK(h.last_version > after);
+  }
+  // Starting near the end reads about one index interval, not the whole segment.
+  uint64_t before = ops.bytes_read.load();
+  Result<uint64_t> tail =
+      store->read_after(store->latest_version() - 1, 1, [](std::string_view) { return true; });
+  REQUIRE(tail.ok());
+  CHECK(ops.bytes_read.load() - before <= 2 * kIndexIntervalBytes);
+  CHECK(read_all(*store, 0) == batches);
+}
+
 TEST_CASE("local store: a batch larger than a segment gets a segment of its own") {
   TempDir dir;
   auto store = open_store(dir.path());
