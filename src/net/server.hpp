@@ -64,7 +64,9 @@ class Server : public std::enable_shared_from_this<Server> {
 
   // Hands a connection taken by a handler back: writes its pending output, then re-arms it
   // (or closes it if the protocol asked for that). Callable from any thread. If the server is
-  // gone, the connection is simply closed.
+  // gone, the connection is simply closed. It holds a reference to the server while it runs,
+  // so whoever owns the server must stop the threads that call this before dropping the last
+  // reference (otherwise ~Server could run on such a thread and join it).
   static void release_back_to_server(std::unique_ptr<Connection> conn);
 
   // "host:port" (with the actual port when 0 was asked for) or "unix:/path", per listener.

@@ -24,13 +24,16 @@ using weasel::Connection;
 class LineHandler : public weasel::ConnectionHandler {
  public:
   LineHandler() : worker_([this] { work(); }) {}
-  ~LineHandler() override {
+  ~LineHandler() override { stop_worker(); }
+
+  // Handler threads stop before the server is released (see Server::release_back_to_server).
+  void stop_worker() {
     {
       std::lock_guard lock(mu_);
       done_ = true;
     }
     cv_.notify_one();
-    worker_.join();
+    if (worker_.joinable()) worker_.join();
   }
 
   void on_data_arrived(std::unique_ptr<Connection>& conn_ptr) override {
@@ -166,6 +169,7 @@ TEST_CASE("connections move to a worker thread and back under load, in order") {
   CHECK(mismatches.load() == 0);
   CHECK(handler->async_answered.load() == kClients * kRounds * kDepth / 2);
   server->stop();
+  handler->stop_worker();
   CHECK(server->connection_count() == 0);
 }
 
@@ -177,6 +181,7 @@ TEST_CASE("stop closes idle connections and the client sees end of stream") {
   send_all(fd, "sync 1\n");
   CHECK(read_lines(fd, 1) == std::vector<std::string>{"ok 1"});
   server->stop();
+  handler->stop_worker();
   char c;
   CHECK(::recv(fd, &c, 1, 0) == 0);
   ::close(fd);
@@ -206,4 +211,5 @@ TEST_CASE("max_connections refuses extra connections with the refuse message") {
   ::close(a);
   ::close(b);
   server->stop();
+  handler->stop_worker();
 }
