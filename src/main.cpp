@@ -1,6 +1,9 @@
 // weaseldb: wiring only. Parses the command line and config, builds the modules, serves until
-// SIGTERM/SIGINT, then stops gracefully (exit 0). Invalid configuration exits 2.
+// SIGTERM/SIGINT, then stops gracefully (exit 0). Exit codes: 2 invalid configuration, 3 the
+// log cannot be opened (corruption, locked by another process, I/O error), 1 other start-up
+// failures (e.g. the port is taken).
 
+#include <bit>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http_api.hpp"
+#include "commit/commit_pipeline.hpp"
+#include "log/local_log_store.hpp"
 #include "config/cli.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
@@ -79,10 +84,39 @@ int serve(const weasel::Config& config) {
   }
 
   auto registry = std::make_shared<weasel::MetricsRegistry>();
+  weasel::LocalLogStoreOptions log_options;
+  log_options.directory =
+      config.log.path.empty() ? config.data_dir + "/log" : config.log.path;
+  log_options.segment_bytes = config.log.segment_bytes;
+  log_options.sync = config.log.sync;
+  auto opened = weasel::LocalLogStore::open(log_options);
+  if (!opened.ok()) {
+    spdlog::error("cannot open the log in {}: {}", log_options.directory,
+                  opened.status().to_string());
+    return 3;
+  }
+  std::unique_ptr<weasel::LocalLogStore> log = std::move(opened).value();
+
+  weasel::CommitPipelineOptions pipeline_options;
+  pipeline_options.capacity_log2 = std::countr_zero(config.commit.pipeline_capacity);
+  pipeline_options.batch_bytes_max = config.log.batch_size_threshold;
+  pipeline_options.conflict_window_seconds = config.commit.conflict_window_seconds;
+  pipeline_options.request_id_entries_max = config.commit.request_id_index_entries;
+  pipeline_options.leader_id = new_leader_id();
+  auto pipeline = std::make_unique<weasel::CommitPipeline>(pipeline_options, *log, *registry);
+
   weasel::ApiContext ctx;
   ctx.metrics = registry.get();
   ctx.metrics_enabled = config.metrics.enabled;
-  ctx.leader_id = new_leader_id();
+  ctx.leader_id = pipeline_options.leader_id;
+  ctx.pipeline = pipeline.get();
+  ctx.committed_version = [p = pipeline.get()] { return p->committed_version(); };
+  ctx.healthy = [p = pipeline.get()] { return p->healthy(); };
+  ctx.commit_limits.max_key_bytes = config.commit.max_key_bytes;
+  ctx.commit_limits.max_value_bytes = config.commit.max_value_bytes;
+  ctx.commit_limits.max_preconditions = config.commit.max_preconditions;
+  ctx.commit_limits.max_operations = config.commit.max_operations;
+  ctx.commit_limits.min_request_id_length = config.commit.min_request_id_length;
   auto api = std::make_shared<weasel::HttpApi>(ctx);
 
   weasel::HttpServerOptions http;
@@ -111,8 +145,13 @@ int serve(const weasel::Config& config) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // Order matters: the server drains its connections while the pipeline still answers the
+  // commits in flight; then the pipeline stops (its release thread is the last to hand
+  // connections back), and only then may the server go.
   server->stop();
-  spdlog::info("stopped");
+  pipeline->stop();
+  server.reset();
+  spdlog::info("stopped at version {}", log->latest_version());
   return 0;
 }
 

@@ -58,6 +58,17 @@ void HttpApi::handle(HttpExchange& exchange) {
         status = ctx_.metrics_enabled ? 200 : 404;
         handle_metrics(exchange);
         break;
+      case Route::kCommit:
+      case Route::kStatus:
+        if (ctx_.pipeline == nullptr) {
+          status = 501;
+          exchange.respond_error(status, "not_implemented", "this server has no commit pipeline");
+          break;
+        }
+        status = match.route == Route::kCommit ? handle_commit(exchange, started)
+                                               : handle_status(exchange, started);
+        if (status == 0) return;  // the pipeline answers and records it
+        break;
       default:
         status = 501;
         exchange.respond_error(status, "not_implemented",

@@ -3,11 +3,14 @@
 // of its endpoint group and records the HTTP metrics. Endpoints that later milestones add
 // answer 501 until they exist.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "api/http_metrics.hpp"
+#include "commit/commit_pipeline.hpp"
+#include "commit/commit_request.hpp"
 #include "net/http_server.hpp"
 
 namespace weasel {
@@ -20,6 +23,9 @@ struct ApiContext {
   std::function<uint64_t()> committed_version = [] { return uint64_t{0}; };
   // Whether the server can commit right now (drives /health).
   std::function<bool()> healthy = [] { return true; };
+  // The commit pipeline (POST /v1/commit, GET /v1/status); those routes answer 501 without.
+  CommitPipeline* pipeline = nullptr;
+  CommitLimits commit_limits;
 };
 
 class HttpApi : public HttpApplication {
@@ -32,6 +38,19 @@ class HttpApi : public HttpApplication {
   void handle_version(HttpExchange& exchange);
   void handle_health(HttpExchange& exchange);
   void handle_metrics(HttpExchange& exchange);
+
+  // Commit and status requests are answered by the pipeline. These return the status they
+  // answered inline with, or 0 when the pipeline answers (and counts) later.
+  struct PendingRequest;
+  int handle_commit(HttpExchange& exchange, std::chrono::steady_clock::time_point started);
+  int handle_status(HttpExchange& exchange, std::chrono::steady_clock::time_point started);
+  PendingRequest* take_for_pipeline(HttpExchange& exchange, Route route,
+                                    std::chrono::steady_clock::time_point started,
+                                    std::string_view request_id);
+  static void refuse_overloaded(PendingRequest* pending);
+  static void answer_taken(void* pending, int status, std::string_view body, bool retry_after);
+  static void commit_done(void* pending, const CommitResult& result);
+  static void status_done(void* pending, const StatusResult& result);
 
   ApiContext ctx_;
   HttpMetrics http_metrics_;

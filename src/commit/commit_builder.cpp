@@ -108,6 +108,18 @@ bool key_less(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string check_request_id(std::string_view id, const CommitLimits& limits) {
+  if (id.size() < limits.min_request_id_length || id.size() > limits.max_request_id_length) {
+    return "length must be between " + std::to_string(limits.min_request_id_length) + " and " +
+           std::to_string(limits.max_request_id_length);
+  }
+  const auto bad = std::find_if_not(id.begin(), id.end(), is_request_id_char);
+  if (bad != id.end()) {
+    return "character " + std::to_string(bad - id.begin()) + " is not one of A-Z a-z 0-9 . _ : -";
+  }
+  return {};
+}
+
 void CommitRequestBuilder::start(Arena& arena, const CommitLimits& limits, CommitParseError& err) {
   arena_ = &arena;
   limits_ = &limits;
@@ -197,15 +209,8 @@ bool CommitRequestBuilder::top_string(std::string_view s) {
     return true;
   }
   if (top_field_ != kRequestId) return fail_wrong_type();
-  if (s.size() < limits_->min_request_id_length || s.size() > limits_->max_request_id_length) {
-    return fail_top("request_id", "length must be between " +
-                                      std::to_string(limits_->min_request_id_length) + " and " +
-                                      std::to_string(limits_->max_request_id_length));
-  }
-  const auto bad = std::find_if_not(s.begin(), s.end(), is_request_id_char);
-  if (bad != s.end()) {
-    return fail_top("request_id", "character " + std::to_string(bad - s.begin()) +
-                                      " is not one of A-Z a-z 0-9 . _ : -");
+  if (std::string problem = check_request_id(s, *limits_); !problem.empty()) {
+    return fail_top("request_id", problem);
   }
   request_.request_id = arena_->copy(s);
   return true;

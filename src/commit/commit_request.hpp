@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace weasel {
@@ -32,6 +33,10 @@ struct CommitLimits {
   size_t min_request_id_length = 20;
   size_t max_request_id_length = 128;
 };
+
+// Empty when `id` is an acceptable request id (length within the limits, charset
+// [A-Za-z0-9._:-]); otherwise the problem, for a 400 message.
+std::string check_request_id(std::string_view id, const CommitLimits& limits);
 
 struct Precondition {
   enum class Type : uint8_t { kPointRead, kRangeRead };

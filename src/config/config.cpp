@@ -250,6 +250,46 @@ void read_server(const TomlValue& table, std::string_view source, ServerConfig& 
   reader.reject_unknown_keys();
 }
 
+std::string check_log_backend(std::string_view backend) {
+  if (backend == "local") return {};
+  if (backend == "s3") return "is not available yet (only \"local\" in this version)";
+  return "is not a log backend (allowed \"local\")";
+}
+
+std::string check_log_path(std::string_view path) {
+  if (path.empty()) return {};
+  return check_data_dir(path);
+}
+
+void read_commit(const TomlValue& table, std::string_view source, CommitConfig& out) {
+  TableReader reader(table, "commit", source);
+  reader.read_integer("min_request_id_length", 1, 128, out.min_request_id_length);
+  reader.read_integer("max_key_bytes", 1, 1 << 20, out.max_key_bytes);
+  reader.read_integer("max_value_bytes", 1, 64 << 20, out.max_value_bytes);
+  reader.read_integer("max_preconditions", 1, 1'000'000, out.max_preconditions);
+  reader.read_integer("max_operations", 1, 1'000'000, out.max_operations);
+  reader.read_integer("conflict_window_seconds", 1, 3600, out.conflict_window_seconds);
+  const TomlValue* capacity =
+      reader.read_integer("pipeline_capacity", 16, 1 << 20, out.pipeline_capacity);
+  if ((out.pipeline_capacity & (out.pipeline_capacity - 1)) != 0) {
+    WEASEL_ASSERT(capacity != nullptr);
+    fail_at(source, *capacity, reader.key("pipeline_capacity"),
+            std::to_string(out.pipeline_capacity) + " is not a power of two");
+  }
+  reader.read_integer("request_id_index_entries", 1, 100'000'000, out.request_id_index_entries);
+  reader.reject_unknown_keys();
+}
+
+void read_log(const TomlValue& table, std::string_view source, LogConfig& out) {
+  TableReader reader(table, "log", source);
+  reader.read_string("backend", out.backend, check_log_backend);
+  reader.read_string("path", out.path, check_log_path);
+  reader.read_integer("segment_bytes", int64_t{1} << 20, int64_t{4} << 30, out.segment_bytes);
+  reader.read_integer("batch_size_threshold", 4096, 256 << 20, out.batch_size_threshold);
+  reader.read_bool("sync", out.sync);
+  reader.reject_unknown_keys();
+}
+
 void read_metrics(const TomlValue& table, std::string_view source, MetricsConfig& out) {
   TableReader reader(table, "metrics", source);
   reader.read_bool("enabled", out.enabled);
@@ -324,6 +364,12 @@ Config parse_config(std::string_view toml_text, std::string_view source_name) {
   if (const TomlValue* server = top.find("server", toml::value_t::table)) {
     read_server(*server, source_name, config.server);
   }
+  if (const TomlValue* commit = top.find("commit", toml::value_t::table)) {
+    read_commit(*commit, source_name, config.commit);
+  }
+  if (const TomlValue* log = top.find("log", toml::value_t::table)) {
+    read_log(*log, source_name, config.log);
+  }
   if (const TomlValue* metrics = top.find("metrics", toml::value_t::table)) {
     read_metrics(*metrics, source_name, config.metrics);
   }
@@ -360,6 +406,22 @@ std::string describe_config(const Config& config) {
   append_value(out, "server.max_uri_bytes", server.max_uri_bytes);
   append_value(out, "server.idle_timeout_seconds", server.idle_timeout_seconds);
   append_value(out, "server.shutdown_timeout_seconds", server.shutdown_timeout_seconds);
+  const CommitConfig& commit = config.commit;
+  append_value(out, "commit.min_request_id_length", commit.min_request_id_length);
+  append_value(out, "commit.max_key_bytes", commit.max_key_bytes);
+  append_value(out, "commit.max_value_bytes", commit.max_value_bytes);
+  append_value(out, "commit.max_preconditions", commit.max_preconditions);
+  append_value(out, "commit.max_operations", commit.max_operations);
+  append_value(out, "commit.conflict_window_seconds", commit.conflict_window_seconds);
+  append_value(out, "commit.pipeline_capacity", commit.pipeline_capacity);
+  append_value(out, "commit.request_id_index_entries", commit.request_id_index_entries);
+  out += " log.backend=";
+  append_quoted(out, config.log.backend);
+  out += " log.path=";
+  append_quoted(out, config.log.path);
+  append_value(out, "log.segment_bytes", config.log.segment_bytes);
+  append_value(out, "log.batch_size_threshold", config.log.batch_size_threshold);
+  append_value(out, "log.sync", config.log.sync);
   append_value(out, "metrics.enabled", config.metrics.enabled);
   return out;
 }

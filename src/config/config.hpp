@@ -54,6 +54,39 @@ struct ServerConfig {
   bool operator==(const ServerConfig&) const = default;
 };
 
+struct CommitConfig {
+  // Shortest accepted request_id (SPEC: 20..128 characters).
+  size_t min_request_id_length = 20;
+  size_t max_key_bytes = 10000;
+  size_t max_value_bytes = 100000;
+  size_t max_preconditions = 10000;
+  size_t max_operations = 10000;
+  // How much history the conflict set keeps: a precondition older than this is too_old.
+  int conflict_window_seconds = 5;
+  // Commits in flight in the pipeline (a power of two); when full, commits get 503.
+  size_t pipeline_capacity = 16384;
+  // Request ids remembered in memory (for duplicates and /v1/status); older ones are looked
+  // up in the log, as far back as retention keeps it.
+  size_t request_id_index_entries = 1'000'000;
+
+  bool operator==(const CommitConfig&) const = default;
+};
+
+struct LogConfig {
+  // "local" only for now ("s3" is a later milestone).
+  std::string backend = "local";
+  // Directory of the local log; empty means <data_dir>/log.
+  std::string path;
+  uint64_t segment_bytes = 64ull << 20;
+  // A log batch (one write + one fdatasync) holds at most this many bytes of transactions.
+  size_t batch_size_threshold = 1 << 20;
+  // fdatasync every batch before acknowledging. false is for benchmarks only: commits are
+  // then acknowledged before they are durable.
+  bool sync = true;
+
+  bool operator==(const LogConfig&) const = default;
+};
+
 struct MetricsConfig {
   // Serve GET /metrics.
   bool enabled = true;
@@ -64,6 +97,8 @@ struct MetricsConfig {
 struct Config {
   std::string data_dir = "./data";
   ServerConfig server;
+  CommitConfig commit;
+  LogConfig log;
   MetricsConfig metrics;
 
   bool operator==(const Config&) const = default;

@@ -10,15 +10,17 @@
 namespace weasel {
 
 char* InputBuffer::prepare(size_t bytes) {
-  if (capacity_ - write_pos_ >= bytes) return storage_.get() + write_pos_;
+  // Whatever read() puts into [write_pos_, write_pos_ + bytes) leaves kPaddingBytes after it.
+  const size_t needed = bytes + kPaddingBytes;
+  if (capacity_ - write_pos_ >= needed) return storage_.get() + write_pos_;
   const size_t live = write_pos_ - read_pos_;
-  if (read_pos_ > 0 && capacity_ - live >= bytes) {
+  if (read_pos_ > 0 && capacity_ - live >= needed) {
     // Compact: unconsumed bytes move to the front. Parsers keep offsets relative to data(),
     // which stay valid.
     std::memmove(storage_.get(), storage_.get() + read_pos_, live);
   } else {
-    size_t new_capacity = capacity_ == 0 ? bytes : capacity_ * 2;
-    while (new_capacity < live + bytes) new_capacity *= 2;
+    size_t new_capacity = capacity_ == 0 ? needed : capacity_ * 2;
+    while (new_capacity < live + needed) new_capacity *= 2;
     std::unique_ptr<char[]> bigger(new char[new_capacity]);
     if (live > 0) std::memcpy(bigger.get(), storage_.get() + read_pos_, live);
     storage_ = std::move(bigger);

@@ -22,12 +22,17 @@ class Server;
 class ConnectionHandler;
 
 // A byte buffer with a read position, so consuming a prefix is O(1) and compaction is rare.
+// At least kPaddingBytes of readable (unspecified) bytes always follow the data, so a view of
+// the data — a request body parsed in place — can be handed to SIMD parsers that read past
+// the end (simdjson needs 64).
 class InputBuffer {
  public:
+  static constexpr size_t kPaddingBytes = 64;
+
   char* data() { return storage_.get() + read_pos_; }
   size_t size() const { return write_pos_ - read_pos_; }
   bool empty() const { return size() == 0; }
-  // Makes room for at least `bytes` more at the end; returns where to write.
+  // Makes room for at least `bytes` more at the end (plus the padding); returns where to write.
   char* prepare(size_t bytes);
   void commit(size_t bytes) { write_pos_ += bytes; }
   void consume(size_t bytes);

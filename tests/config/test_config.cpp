@@ -165,7 +165,7 @@ TEST_CASE("inline tables and dotted keys are plain TOML and work too") {
 
 TEST_CASE("unknown keys are rejected at every level") {
   check_rejected("data_dir = \"d\"\ndatadir = \"x\"\n", "datadir", 2,
-                 "unknown key (allowed at the top level: data_dir, server, metrics)");
+                 "unknown key (allowed at the top level: data_dir, server, commit, log, metrics)");
   check_rejected("[commits]\nx = 1\n", "commits", 1, "unknown key");
   check_rejected("[server]\nio_threads = 1\nio_thread = 2\n", "server.io_thread", 3,
                  "unknown key (allowed in server: interfaces, io_threads");
@@ -306,7 +306,41 @@ TEST_CASE("describe_config prints every effective value on one line") {
         "server.max_connections=10000 server.read_buffer_size=16384 "
         "server.max_request_size_bytes=1048576 server.max_header_bytes=16384 "
         "server.max_uri_bytes=8192 server.idle_timeout_seconds=300 "
-        "server.shutdown_timeout_seconds=10 metrics.enabled=true");
+        "server.shutdown_timeout_seconds=10 commit.min_request_id_length=20 "
+        "commit.max_key_bytes=10000 commit.max_value_bytes=100000 "
+        "commit.max_preconditions=10000 commit.max_operations=10000 "
+        "commit.conflict_window_seconds=5 commit.pipeline_capacity=16384 "
+        "commit.request_id_index_entries=1000000 log.backend=\"local\" log.path=\"\" "
+        "log.segment_bytes=67108864 log.batch_size_threshold=1048576 log.sync=true "
+        "metrics.enabled=true");
+}
+
+TEST_CASE("[commit] and [log] keys are read and checked") {
+  Config config = parse_config(
+      "[commit]\nmax_key_bytes = 64\npipeline_capacity = 1024\nconflict_window_seconds = 9\n"
+      "[log]\npath = \"/tmp/l\"\nsync = false\nsegment_bytes = 1048576\n",
+      "t.toml");
+  CHECK(config.commit.max_key_bytes == 64);
+  CHECK(config.commit.pipeline_capacity == 1024);
+  CHECK(config.commit.conflict_window_seconds == 9);
+  CHECK(config.log.path == "/tmp/l");
+  CHECK_FALSE(config.log.sync);
+  CHECK(config.log.segment_bytes == 1048576);
+  auto key_of = [](const char* text) {
+    try {
+      parse_config(text, "t.toml");
+    } catch (const ConfigError& e) {
+      return e.key();
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(key_of("[commit]\npipeline_capacity = 1000\n") == "commit.pipeline_capacity");
+  CHECK(key_of("[commit]\nconflict_window_seconds = 0\n") == "commit.conflict_window_seconds");
+  CHECK(key_of("[commit]\nbogus = 1\n") == "commit.bogus");
+  CHECK(key_of("[log]\nbackend = \"s3\"\n") == "log.backend");
+  CHECK(key_of("[log]\nbackend = \"tape\"\n") == "log.backend");
+  CHECK(key_of("[log]\nsync = 1\n") == "log.sync");
+  CHECK(key_of("[log]\nsegment_bytes = 5\n") == "log.segment_bytes");
 }
 
 TEST_CASE("--listen accepts HOST:PORT, [V6]:PORT and unix:PATH") {
