@@ -94,7 +94,8 @@ class StoredKey {
     StoredKey s;
     s.len_ = static_cast<uint32_t>(k.size());
     if (k.size() <= kInlineBytes) {
-      std::memcpy(s.inline_, k.data(), k.size());
+      // An empty key may come with a null data(): memcpy from null is undefined even for 0 bytes.
+      if (!k.empty()) std::memcpy(s.inline_, k.data(), k.size());
     } else {
       void* p = std::malloc(k.size());
       if (p == nullptr) throw std::bad_alloc();
