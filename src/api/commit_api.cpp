@@ -102,7 +102,7 @@ void HttpApi::commit_done(void* pending_ptr, const CommitResult& r) {
     body = "{\"error\":\"bad_request\",\"message\":";
     append_json_string(body, "preconditions[" + std::to_string(r.future_precondition) +
                                  "].version: future_version (above the latest version " +
-                                 std::to_string(r.version) + ")");
+                                 std::to_string(r.oldest_version) + ")");
     body += "}";
     answer_taken(pending_ptr, 400, body, false);
     return;

@@ -107,6 +107,8 @@ void CommitPipeline::rebuild_from_log() {
   const uint64_t latest = log_.latest_version();
   durable_version_.store(latest, std::memory_order_release);
   last_assigned_version_ = latest;
+  last_committed_version_ = latest;
+  load_bans();
   committed_version_gauge_->set(static_cast<double>(latest));
   const int64_t cutoff_ms = wall_ms() - int64_t{options_.conflict_window_seconds} * 1000;
   uint64_t after = log_.oldest_version();
@@ -206,6 +208,10 @@ void CommitPipeline::stop() {
   // short as one push.
   while (submitting_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   {
+    std::lock_guard lock(final_push_mu_);
+    ring_open_ = false;
+  }
+  {
     auto guard = ring_.push(1, true);
     Item& item = *guard.begin();
     item = Item{};
@@ -244,14 +250,6 @@ void CommitPipeline::sequence(Item& item) {
     item.outcome = CommitOutcome::kLeaderChanged;
     return;
   }
-  for (size_t i = 0; i < req.preconditions.size(); ++i) {
-    if (req.preconditions[i].version > last_assigned_version_) {
-      item.outcome = CommitOutcome::kFutureVersion;
-      item.future_precondition = static_cast<uint32_t>(i);
-      item.version = last_assigned_version_;
-      return;
-    }
-  }
   WEASEL_ASSERT(last_assigned_version_ + 1 < kMaxJsonVersionExclusive);
   item.version = ++last_assigned_version_;
   item.outcome = CommitOutcome::kCommitted;  // tentative: resolve decides
@@ -276,6 +274,9 @@ void CommitPipeline::resolve_loop() {
         case Kind::kStatus:
           resolve_status(item);
           break;
+        case Kind::kStatusFinal:
+          resolve_status_final(item);
+          break;
       }
     }
     advance_conflict_window(now);
@@ -285,6 +286,16 @@ void CommitPipeline::resolve_loop() {
 
 void CommitPipeline::resolve(Item& item) {
   const CommitRequest& req = *item.request;
+  // A precondition may read any version that committed, never one that did not (a version
+  // skipped by a failed transaction, or one not yet assigned).
+  for (size_t i = 0; i < req.preconditions.size(); ++i) {
+    if (req.preconditions[i].version > last_committed_version_) {
+      item.outcome = CommitOutcome::kFutureVersion;
+      item.future_precondition = static_cast<uint32_t>(i);
+      item.oldest_version = last_committed_version_;  // reported in the message
+      return;
+    }
+  }
   if (requests_.banned(item.request_id)) {
     item.outcome = CommitOutcome::kNotCommitted;
     return;
@@ -336,6 +347,7 @@ void CommitPipeline::resolve(Item& item) {
   for (const Operation& op : req.operations) writes_scratch_.push_back(to_write(to_log_operation(op)));
   conflicts_.add_writes(writes_scratch_, item.version);
   requests_.add_committed(item.request_id, item.version);
+  last_committed_version_ = item.version;
   if (window_.empty() || window_.back().first != item.timestamp_ms) {
     window_.emplace_back(item.timestamp_ms, item.version);
   } else {
@@ -344,17 +356,89 @@ void CommitPipeline::resolve(Item& item) {
 }
 
 void CommitPipeline::resolve_status(Item& item) {
-  // Closing the id first makes the answer final: any later commit with it is refused, and any
-  // earlier one has already been resolved (stages keep order).
   if (auto version = requests_.committed_version(item.request_id)) {
     item.status_outcome = StatusOutcome::kCommitted;
     item.version = *version;
     return;
   }
-  requests_.ban(item.request_id);
+  if (item.min_version < requests_.horizon()) {
+    // The index is complete only above its horizon: the log must tell first. The id is not
+    // closed yet; the lookup comes back through resolve (kStatusFinal) once the log answered.
+    item.status_needs_log_scan = true;
+    item.scan_up_to = requests_.horizon();
+    return;
+  }
+  if (std::string error; !ban(item.request_id, error)) {
+    item.status_outcome = StatusOutcome::kUnavailable;
+    item.status_message = error;
+    return;
+  }
   item.status_outcome = StatusOutcome::kNotCommitted;
-  // The index is complete above its horizon; below it only the log can tell.
-  item.status_needs_log_scan = item.min_version < requests_.horizon();
+}
+
+void CommitPipeline::resolve_status_final(Item& item) {
+  // Decided here, in order with every commit: a commit with this id that resolved after the
+  // scan is in the index; one the scan found goes back into the index, so that a retry
+  // answers duplicate instead of committing twice.
+  if (item.scanned.outcome == StatusOutcome::kCommitted) {
+    requests_.add_committed(item.request_id, item.scanned.version);
+    item.status_outcome = StatusOutcome::kCommitted;
+    item.version = item.scanned.version;
+    return;
+  }
+  if (auto version = requests_.committed_version(item.request_id)) {
+    item.status_outcome = StatusOutcome::kCommitted;
+    item.version = *version;
+    return;
+  }
+  if (item.scanned.outcome == StatusOutcome::kUnavailable) {
+    item.status_outcome = StatusOutcome::kUnavailable;
+    item.status_message = item.scanned.message;
+    return;
+  }
+  if (std::string error; !ban(item.request_id, error)) {
+    item.status_outcome = StatusOutcome::kUnavailable;
+    item.status_message = error;
+    return;
+  }
+  item.status_outcome = item.scanned.outcome;  // not_committed or log_truncated
+  item.oldest_version = item.scanned.oldest_version;
+}
+
+namespace {
+constexpr std::string_view kBanPrefix = "closed_request_id/";
+// Durable closed ids kept (the oldest are forgotten first). Each closing is one durable
+// metadata write, which is fine for status lookups: they are rare (outcomes clients missed).
+constexpr size_t kDurableBansMax = 10'000;
+}  // namespace
+
+bool CommitPipeline::ban(std::string_view request_id, std::string& error) {
+  if (requests_.banned(request_id)) return true;
+  std::string key(kBanPrefix);
+  key += request_id;
+  const Status put = log_.put_metadata(key, std::to_string(wall_ms()));
+  if (!put.ok()) {
+    error = "cannot record the closed request id: " + put.message();
+    return false;
+  }
+  requests_.ban(request_id);
+  durable_bans_.push_back(std::move(key));
+  if (durable_bans_.size() > kDurableBansMax) {
+    [[maybe_unused]] Status dropped = log_.delete_metadata(durable_bans_.front());
+    durable_bans_.pop_front();
+  }
+  return true;
+}
+
+void CommitPipeline::load_bans() {
+  auto entries = log_.list_metadata(kBanPrefix);
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return std::stoll(a.second) < std::stoll(b.second);
+  });
+  for (auto& [key, value] : entries) {
+    requests_.ban(std::string_view(key).substr(kBanPrefix.size()));
+    durable_bans_.push_back(std::move(key));
+  }
 }
 
 void CommitPipeline::advance_conflict_window(int64_t now_ms) {
@@ -446,35 +530,46 @@ void CommitPipeline::release_loop() {
     auto batch = ring_.acquire(kRelease, 0);
     bool stop = false;
     for (Item& item : batch) {
-      if (item.kind == Kind::kStop) {
-        stop = true;
-        continue;
+      switch (item.kind) {
+        case Kind::kStop:
+          stop = true;
+          break;
+        case Kind::kCommit:
+          release(item);
+          break;
+        case Kind::kStatus:
+          if (item.status_needs_log_scan) {
+            {
+              std::lock_guard lock(status_mu_);
+              status_jobs_.push_back({std::string(item.request_id), item.min_version,
+                                      item.scan_up_to, item.status_done, item.context});
+            }
+            status_cv_.notify_one();
+            break;
+          }
+          release_status(item);
+          break;
+        case Kind::kStatusFinal:
+          release_status(item);
+          break;
       }
-      if (item.kind == Kind::kCommit) {
-        release(item);
-        continue;
-      }
-      if (item.status_needs_log_scan) {
-        {
-          std::lock_guard lock(status_mu_);
-          status_jobs_.push_back(
-              {std::string(item.request_id), item.min_version, item.status_done, item.context});
-        }
-        status_cv_.notify_one();
-        continue;
-      }
-      StatusResult result;
-      result.outcome = item.status_outcome;
-      result.version = item.version;
-      if (result.outcome == StatusOutcome::kCommitted &&
-          item.version > durable_version_.load(std::memory_order_acquire)) {
-        result.outcome = StatusOutcome::kUnavailable;  // resolved, but its batch failed
-        result.message = persist_failure_;
-      }
-      item.status_done(item.context, result);
     }
     if (stop) return;
   }
+}
+
+void CommitPipeline::release_status(Item& item) {
+  StatusResult result;
+  result.outcome = item.status_outcome;
+  result.version = item.version;
+  result.oldest_version = item.oldest_version;
+  result.message = item.status_message;
+  if (result.outcome == StatusOutcome::kCommitted &&
+      item.version > durable_version_.load(std::memory_order_acquire)) {
+    result.outcome = StatusOutcome::kUnavailable;  // resolved, but its batch failed
+    result.message = "the log cannot be written";
+  }
+  item.status_done(item.context, result);
 }
 
 void CommitPipeline::release(Item& item) {
@@ -508,16 +603,33 @@ void CommitPipeline::status_worker_loop() {
       job = std::move(status_jobs_.front());
       status_jobs_.pop_front();
     }
-    const StatusResult result = scan_log_for(job.request_id, job.min_version);
-    job.done(job.context, result);
+    const StatusResult scanned = scan_log_for(job.request_id, job.min_version, job.horizon);
+    // Back through the ring: the final answer (and closing the id) is decided in resolve.
+    std::lock_guard lock(final_push_mu_);
+    if (!ring_open_) {
+      StatusResult stopping;
+      stopping.outcome = StatusOutcome::kUnavailable;
+      stopping.message = "the server is shutting down";
+      job.done(job.context, stopping);
+      continue;
+    }
+    auto guard = ring_.push(1, true);
+    Item& item = *guard.begin();
+    item = Item{};
+    item.kind = Kind::kStatusFinal;
+    item.owned_request_id = std::move(job.request_id);
+    item.request_id = item.owned_request_id;
+    item.scanned = scanned;
+    item.status_done = job.done;
+    item.context = job.context;
   }
 }
 
-StatusResult CommitPipeline::scan_log_for(std::string_view request_id,
-                                          uint64_t min_version) const {
+StatusResult CommitPipeline::scan_log_for(std::string_view request_id, uint64_t min_version,
+                                          uint64_t up_to_version) const {
   StatusResult result;
   const uint64_t oldest = log_.oldest_version();
-  const uint64_t latest = log_.latest_version();
+  const uint64_t latest = std::min(log_.latest_version(), up_to_version);
   uint64_t after = std::max(min_version, oldest);
   bool found = false;
   while (!found && after < latest) {

@@ -58,7 +58,7 @@ struct CommitResult {
   std::string_view request_id;
   // kCommitted/kDuplicate: the commit's version. Otherwise the latest committed version.
   uint64_t version = 0;
-  uint64_t oldest_version = 0;              // kTooOld
+  uint64_t oldest_version = 0;              // kTooOld; kFutureVersion: latest committed
   std::span<const uint32_t> conflicts;      // kConflict: failing precondition indices
   uint32_t future_precondition = 0;         // kFutureVersion: which precondition
   std::string_view message;                 // kUnavailable: why
@@ -108,7 +108,8 @@ class CommitPipeline {
   const std::string& leader_id() const { return options_.leader_id; }
 
  private:
-  enum class Kind : uint8_t { kCommit, kStatus, kStop };
+  // kStatusFinal: a status lookup coming back from its log scan, to be decided in resolve.
+  enum class Kind : uint8_t { kCommit, kStatus, kStatusFinal, kStop };
   struct Item {
     Kind kind = Kind::kStop;
     const CommitRequest* request = nullptr;
@@ -127,6 +128,11 @@ class CommitPipeline {
     uint32_t future_precondition = 0;
     bool status_needs_log_scan = false;
     StatusOutcome status_outcome = StatusOutcome::kNotCommitted;
+    // kStatusFinal: what the log scan found below the index horizon.
+    StatusResult scanned;
+    std::string status_message;  // kUnavailable detail
+    std::string owned_request_id;  // kStatusFinal: the id outlives the original request view
+    uint64_t scan_up_to = 0;       // kStatus needing the log: the index horizon at resolve
   };
 
   void rebuild_from_log();
@@ -139,11 +145,18 @@ class CommitPipeline {
   void sequence(Item& item);
   void resolve(Item& item);
   void resolve_status(Item& item);
+  void resolve_status_final(Item& item);
+  // Closes a request id durably (so "not_committed" stays true across restarts); false if
+  // the store could not record it.
+  bool ban(std::string_view request_id, std::string& error);
+  void load_bans();
   void advance_conflict_window(int64_t now_ms);
   // Appends the encoded batch and waits until durable; false (and health flips) on failure.
   bool persist_batch(std::string_view encoded);
   void release(Item& item);
-  StatusResult scan_log_for(std::string_view request_id, uint64_t min_version) const;
+  void release_status(Item& item);
+  StatusResult scan_log_for(std::string_view request_id, uint64_t min_version,
+                            uint64_t up_to_version) const;
 
   const CommitPipelineOptions options_;
   LogStore& log_;
@@ -154,6 +167,10 @@ class CommitPipeline {
 
   // Sequence stage state.
   uint64_t last_assigned_version_ = 0;
+  // Resolve stage: the last version that resolved as committed (preconditions may not read
+  // above it: future_version).
+  uint64_t last_committed_version_ = 0;
+  std::deque<std::string> durable_bans_;  // metadata keys, oldest first
   // Resolve stage state.
   ConflictSet conflicts_;
   RequestIndex requests_;
@@ -170,6 +187,7 @@ class CommitPipeline {
   struct StatusJob {
     std::string request_id;
     uint64_t min_version;
+    uint64_t horizon;  // the index was complete above this when the lookup was resolved
     StatusCompletion done;
     void* context;
   };
@@ -177,6 +195,11 @@ class CommitPipeline {
   std::condition_variable status_cv_;
   std::deque<StatusJob> status_jobs_;
   bool status_stop_ = false;
+  // The status worker re-enters the ring (kStatusFinal) only while it is open; stop() closes
+  // it before the sentinel. Never taken by a stage thread, so a blocking push under it
+  // cannot deadlock.
+  std::mutex final_push_mu_;
+  bool ring_open_ = true;
 
   // Metrics.
   static constexpr int kCommitLabels = 9;  // the CommitOutcome values + "overloaded"

