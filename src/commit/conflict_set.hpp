@@ -72,7 +72,7 @@ class ConflictSet {
   void check_invariants() const { tree_.check_invariants(); }
 
  private:
-  bool conflicts(const Read& read) const;
+  void apply_write(const Write& w, uint64_t version);
   void collect_if_due();
 
   cset::VersionTree tree_;

@@ -28,13 +28,29 @@ inline const uint8_t* bytes_of(std::string_view k) {
   return reinterpret_cast<const uint8_t*>(k.data());
 }
 
+// The first min(n, 8) bytes at p as a big-endian integer, zero-padded: fixed-size loads only
+// (overlapping when n < 8), since a variable-length memcpy would be a library call.
+inline uint64_t load_be(const char* p, size_t n) {
+  uint32_t a, b;
+  if (n >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    return __builtin_bswap64(x);
+  }
+  if (n >= 4) {
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return (uint64_t{__builtin_bswap32(a)} << 32) |
+           (uint64_t{__builtin_bswap32(b)} << (64 - 8 * n));
+  }
+  if (n == 0) return 0;
+  auto byte = [&](size_t i) { return uint64_t{static_cast<uint8_t>(p[i])} << (56 - 8 * i); };
+  return byte(0) | byte(n / 2) | byte(n - 1);
+}
+
 // Bytes [offset, offset + 8) of `k` as a big-endian integer, zero-padded past the end.
 inline uint64_t load_head(std::string_view k, size_t offset) {
-  if (offset >= k.size()) return 0;
-  size_t n = k.size() - offset;
-  uint64_t x = 0;
-  std::memcpy(&x, k.data() + offset, n >= 8 ? 8 : n);
-  return __builtin_bswap64(x);
+  return offset >= k.size() ? 0 : load_be(k.data() + offset, k.size() - offset);
 }
 
 // Three-way comparison of two keys whose first `offset` bytes are known to be equal and
@@ -77,9 +93,10 @@ inline size_t common_prefix(std::string_view a, std::string_view b) {
 inline int compare_to_prefix(std::string_view k, std::string_view prefix_owner, size_t from,
                              size_t to) {
   size_t n = std::min(k.size(), to);
-  if (n > from) {
-    int c = std::memcmp(k.data() + from, prefix_owner.data() + from, n - from);
-    if (c != 0) return c;
+  for (size_t offset = from; offset < n; offset += 8) {
+    uint64_t x = load_be(k.data() + offset, n - offset);
+    uint64_t y = load_be(prefix_owner.data() + offset, n - offset);
+    if (x != y) return x < y ? -1 : 1;
   }
   return k.size() < to ? -1 : 0;
 }
