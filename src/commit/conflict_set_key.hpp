@@ -7,9 +7,10 @@
 // smaller head means a strictly smaller key (padding zeros sort before any real byte of a
 // longer key only when the shorter key is a prefix of it); equal heads need tie_compare.
 //
-// StoredKey owns a copy of a key: up to 8 bytes inline, longer ones in one heap block. It is
+// StoredKey owns a copy of a key: up to 8 bytes inline, longer ones in a KeyPool slot. It is
 // trivially copyable so that node arrays can be shifted with memmove; ownership is manual:
-// whoever removes a StoredKey from a node must release() it exactly once. view() of an
+// whoever removes a StoredKey from a node must release() it exactly once, to the pool that
+// made it. view() of an
 // inline key points into the StoredKey itself, so it is invalidated when the StoredKey moves.
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <new>
 #include <string_view>
 
+#include "commit/conflict_set_pool.hpp"
 #include "core/assert.hpp"
 
 namespace weasel::cset {
@@ -105,30 +107,24 @@ class StoredKey {
  public:
   static constexpr size_t kInlineBytes = 8;
 
-  // Copies `k`; adds the heap bytes it takes (0 when inline) to `heap_bytes`.
-  static StoredKey make(std::string_view k, size_t& heap_bytes) {
+  // Copies `k`: inline, or into memory from `pool`.
+  static StoredKey make(std::string_view k, KeyPool& pool) {
     WEASEL_ASSERT(k.size() <= UINT32_MAX);
     StoredKey s;
     s.len_ = static_cast<uint32_t>(k.size());
     if (k.size() <= kInlineBytes) {
-      std::memcpy(s.inline_, k.data(), k.size());
+      if (!k.empty()) std::memcpy(s.inline_, k.data(), k.size());
     } else {
-      void* p = std::malloc(k.size());
-      if (p == nullptr) throw std::bad_alloc();
-      std::memcpy(p, k.data(), k.size());
-      s.heap_ = static_cast<uint8_t*>(p);
-      heap_bytes += k.size();
+      s.heap_ = pool.allocate(k.size());
+      std::memcpy(s.heap_, k.data(), k.size());
     }
     return s;
   }
 
-  // Frees the heap copy, if any; the StoredKey must not be used afterwards.
-  void release(size_t& heap_bytes) {
-    if (len_ > kInlineBytes) {
-      WEASEL_ASSERT(heap_bytes >= len_);
-      heap_bytes -= len_;
-      std::free(heap_);
-    }
+  // Gives the out-of-line copy, if any, back to `pool`; the StoredKey must not be used
+  // afterwards.
+  void release(KeyPool& pool) {
+    if (len_ > kInlineBytes) pool.release(heap_, len_);
   }
 
   std::string_view view() const {

@@ -259,7 +259,7 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
       uint64_t range = leaf->ranges[i];
       bool redundant = (point <= oldest && pred <= oldest) || (point == pred && range == pred);
       if (redundant) {
-        leaf->keys[i].release(key_heap_bytes_);
+        leaf->keys[i].release(keys_);
         continue;
       }
       leaf->heads[kept] = leaf->heads[i];
@@ -293,7 +293,8 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
 
 size_t VersionTree::memory_bytes() const {
   return sizeof(*this) + leaf_count_ * sizeof(Leaf) + inner_count_ * sizeof(Inner) +
-         key_heap_bytes_ + gc_cursor_.capacity() + erase_cursor_.capacity();
+         leaf_cache_.cached_bytes() + inner_cache_.cached_bytes() + keys_.reserved_bytes() +
+         gc_cursor_.capacity() + erase_cursor_.capacity();
 }
 
 }  // namespace weasel::cset

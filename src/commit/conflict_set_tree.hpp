@@ -183,13 +183,15 @@ class VersionTree {
                   std::optional<std::string_view> hi, const Leaf*& prev_leaf,
                   uint64_t& max_point, size_t& entries, size_t& heap_bytes) const;
 
-  Node* root_;
+  Node* root_ = nullptr;
   int height_ = 0;  // inner levels above the leaves
   uint64_t max_version_ = 0;
   size_t entry_count_ = 0;
   size_t leaf_count_ = 0;
   size_t inner_count_ = 0;
-  size_t key_heap_bytes_ = 0;
+  KeyPool keys_;
+  NodeCache<Leaf> leaf_cache_;
+  NodeCache<Inner> inner_cache_;
   uint64_t inserted_total_ = 0;
   std::string gc_cursor_;     // collect() resumes at the first entry >= this key
   std::string erase_cursor_;  // scratch for erase_between

@@ -15,7 +15,7 @@ void VersionTree::check_invariants() const {
   check_node(root_, 0, std::nullopt, std::nullopt, last_leaf, max_point, entries, heap_bytes);
   WEASEL_ASSERT(last_leaf != nullptr && last_leaf->next == nullptr);
   WEASEL_ASSERT(entries == entry_count_);
-  WEASEL_ASSERT(heap_bytes == key_heap_bytes_);
+  WEASEL_ASSERT(heap_bytes == keys_.live_bytes());
   WEASEL_ASSERT(max_point <= max_version_);
 }
 

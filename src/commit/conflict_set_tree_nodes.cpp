@@ -98,7 +98,7 @@ int64_t common_heads(const Node* a, const Node* b) {
 }  // namespace
 
 Leaf* VersionTree::new_leaf() {
-  Leaf* leaf = new Leaf();
+  Leaf* leaf = leaf_cache_.make();
   leaf->is_leaf = true;
   pad_heads(leaf);
   ++leaf_count_;
@@ -106,7 +106,7 @@ Leaf* VersionTree::new_leaf() {
 }
 
 Inner* VersionTree::new_inner() {
-  Inner* inner = new Inner();
+  Inner* inner = inner_cache_.make();
   inner->count = 1;  // no separator yet
   pad_heads(inner);
   inner->count = 0;
@@ -116,24 +116,24 @@ Inner* VersionTree::new_inner() {
 
 // Only the node itself: its keys were released or moved elsewhere before.
 void VersionTree::free_leaf(Leaf* leaf) {
-  delete leaf;
+  leaf_cache_.recycle(leaf);
   --leaf_count_;
 }
 
 void VersionTree::free_inner(Inner* inner) {
-  delete inner;
+  inner_cache_.recycle(inner);
   --inner_count_;
 }
 
 void VersionTree::free_subtree(Node* node, int depth) {
   if (depth == height_) {
     Leaf* leaf = static_cast<Leaf*>(node);
-    for (int i = 0; i < leaf->count; ++i) leaf->keys[i].release(key_heap_bytes_);
+    for (int i = 0; i < leaf->count; ++i) leaf->keys[i].release(keys_);
     free_leaf(leaf);
     return;
   }
   Inner* inner = static_cast<Inner*>(node);
-  for (int i = 0; i < inner->count - 1; ++i) inner->seps[i].release(key_heap_bytes_);
+  for (int i = 0; i < inner->count - 1; ++i) inner->seps[i].release(keys_);
   for (int i = 0; i < inner->count; ++i) free_subtree(inner->children[i], depth + 1);
   free_inner(inner);
 }
@@ -180,7 +180,7 @@ void VersionTree::admit_key(Node* node, std::string_view key) {
 StoredKey VersionTree::make_separator(std::string_view left_last, std::string_view right_first) {
   size_t shared = common_prefix(left_last, right_first);
   WEASEL_ASSERT(shared < right_first.size());
-  return StoredKey::make(right_first.substr(0, shared + 1), key_heap_bytes_);
+  return StoredKey::make(right_first.substr(0, shared + 1), keys_);
 }
 
 void VersionTree::insert_entry(Path& path, Leaf* leaf, int pos, std::string_view key,
@@ -212,7 +212,7 @@ void VersionTree::insert_entry(Path& path, Leaf* leaf, int pos, std::string_view
   WEASEL_ASSERT(pos >= 0 && pos <= target->count);
   admit_key(target, key);
   move_entries(target, pos + 1, target, pos, target->count - pos);
-  target->keys[pos] = StoredKey::make(key, key_heap_bytes_);
+  target->keys[pos] = StoredKey::make(key, keys_);
   target->heads[pos] = load_head(key, target->prefix_len);
   target->lens[pos] = saturated_len(key.size());
   target->points[pos] = point;
@@ -294,7 +294,7 @@ void VersionTree::insert_child(Path& path, int depth, int idx, StoredKey sep, No
 
 void VersionTree::erase_entries(Leaf* leaf, int begin, int end) {
   WEASEL_ASSERT(0 <= begin && begin <= end && end <= leaf->count);
-  for (int i = begin; i < end; ++i) leaf->keys[i].release(key_heap_bytes_);
+  for (int i = begin; i < end; ++i) leaf->keys[i].release(keys_);
   move_entries(leaf, begin, leaf, end, leaf->count - end);
   leaf->count = static_cast<uint16_t>(leaf->count - (end - begin));
   pad_heads(leaf);
@@ -357,7 +357,7 @@ void VersionTree::merge_children(Path& path, int parent_depth, int left) {
     l->next = r->next;
     if (r->next != nullptr) r->next->prev = l;
     free_leaf(r);
-    parent->seps[left].release(key_heap_bytes_);
+    parent->seps[left].release(keys_);
   } else {
     Inner* l = static_cast<Inner*>(a);
     Inner* r = static_cast<Inner*>(b);
@@ -415,7 +415,7 @@ void VersionTree::redistribute_leaves(Path& path, int parent_depth, int left) {
   StoredKey old = parent->seps[left];
   replace_separator(parent, left,
                     make_separator(l->keys[l->count - 1].view(), r->keys[0].view()));
-  old.release(key_heap_bytes_);
+  old.release(keys_);
   pad_heads(l);
   pad_heads(r);
   refit_pair(path, parent_depth, left, heads_at);
