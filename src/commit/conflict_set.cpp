@@ -34,10 +34,29 @@ bool covers_one_key(const ConflictSet::Read& r) {
 
 ConflictSet::ConflictSet(uint64_t oldest_version) : oldest_version_(oldest_version) {}
 
+ConflictSet::Result ConflictSet::check_one(const Read& r) const {
+  if (r.read_version < oldest_version_) return Result::kTooOld;
+  if (tree_.max_version() <= r.read_version || is_empty_range(r)) return Result::kCommit;
+  return conflicts_given(r, tree_.version_at(r.begin)) ? Result::kConflict : Result::kCommit;
+}
+
+// `version` is the version at read.begin.
+bool ConflictSet::conflicts_given(const Read& r, uint64_t version) const {
+  if (version > r.read_version) return true;
+  if (covers_one_key(r)) return false;
+  std::optional<std::string_view> end;
+  if (!r.end_is_infinite) end = r.end;
+  return tree_.any_above(r.begin, end, r.read_version);
+}
+
 // Reads go in groups: the versions at their first keys are looked up together, so the
 // descents' cache misses overlap; range reads then look inside their range one by one.
 void ConflictSet::check(std::span<const Read> reads, std::span<Result> results) const {
   WEASEL_ASSERT(results.size() >= reads.size());
+  if (reads.size() == 1) {
+    results[0] = check_one(reads[0]);
+    return;
+  }
   std::string_view keys[cset::kGroup];
   uint64_t versions[cset::kGroup];
   size_t which[cset::kGroup];
@@ -61,13 +80,7 @@ void ConflictSet::check(std::span<const Read> reads, std::span<Result> results) 
       tree_.versions_at(keys, n, versions);
     }
     for (int j = 0; j < n; ++j) {
-      const Read& r = reads[which[j]];
-      bool conflict = versions[j] > r.read_version;
-      if (!conflict && !covers_one_key(r)) {
-        std::optional<std::string_view> end;
-        if (!r.end_is_infinite) end = r.end;
-        conflict = tree_.any_above(r.begin, end, r.read_version);
-      }
+      bool conflict = conflicts_given(reads[which[j]], versions[j]);
       results[which[j]] = conflict ? Result::kConflict : Result::kCommit;
     }
   }
@@ -79,6 +92,18 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
   WEASEL_ASSERT(version >= newest_version_);
   newest_version_ = version;
   if (version <= oldest_version_) return;
+  if (writes.size() == 1) {
+    apply_write(writes[0], version);
+  } else {
+    apply_grouped(writes, version);
+  }
+  uint64_t inserted = tree_.inserted_total();
+  gc_debt_ += kGcEntriesPerInsert * static_cast<int64_t>(inserted - inserts_paid_);
+  inserts_paid_ = inserted;
+  collect_if_due();
+}
+
+void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version) {
   size_t done = 0;
   while (done < writes.size()) {
     std::string_view keys[cset::kGroup];
@@ -91,10 +116,6 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
     if (n > 1) tree_.prefetch_leaves(keys, n);
     for (; done < stop; ++done) apply_write(writes[done], version);
   }
-  uint64_t inserted = tree_.inserted_total();
-  gc_debt_ += kGcEntriesPerInsert * static_cast<int64_t>(inserted - inserts_paid_);
-  inserts_paid_ = inserted;
-  collect_if_due();
 }
 
 void ConflictSet::apply_write(const Write& w, uint64_t version) {

@@ -44,16 +44,22 @@ Leaf* VersionTree::find_leaf(std::string_view key, Path& path) {
   return static_cast<Leaf*>(node);
 }
 
-// Level by level across the keys: each node's lines were requested a whole level earlier,
-// so up to n misses are in flight at once instead of one.
+// Level by level across the keys, in two passes per level: search every node and request
+// the slot of the child to take, then follow every child and request its heads. Each load
+// was requested a whole pass earlier, so up to n misses are in flight at once instead of one.
 void VersionTree::find_leaves(const std::string_view* keys, int n, const Leaf** leaves) const {
   WEASEL_ASSERT(n <= kGroup);
   const Node* nodes[kGroup];
+  int idx[kGroup];
   for (int i = 0; i < n; ++i) nodes[i] = root_;
   for (int d = 0; d < height_; ++d) {
     for (int i = 0; i < n; ++i) {
       const Inner* inner = static_cast<const Inner*>(nodes[i]);
-      nodes[i] = inner->children[search_inner(inner, keys[i])];
+      idx[i] = search_inner(inner, keys[i]);
+      __builtin_prefetch(&inner->children[idx[i]]);
+    }
+    for (int i = 0; i < n; ++i) {
+      nodes[i] = static_cast<const Inner*>(nodes[i])->children[idx[i]];
       prefetch_node(nodes[i], d + 1 == height_, false);
     }
   }

@@ -36,7 +36,7 @@
 #define WEASEL_CSET_LEAF_CAPACITY 32
 #endif
 #ifndef WEASEL_CSET_INNER_CAPACITY
-#define WEASEL_CSET_INNER_CAPACITY 32
+#define WEASEL_CSET_INNER_CAPACITY 64
 #endif
 
 namespace weasel::cset {
@@ -276,7 +276,7 @@ template <int kSlots>
 }
 
 // Asks for the lines a search of `node` reads, all at once instead of one at a time as the
-// binary search reaches them; `whole` adds the rest of the node (it is about to be written).
+// binary search reaches them; `whole` asks for all of it (it is about to be written).
 // The caller says whether it is a leaf: reading that from the node would wait for the miss.
 template <size_t kBytes>
 [[gnu::always_inline]] inline void prefetch_bytes(const void* node) {
@@ -285,10 +285,10 @@ template <size_t kBytes>
 }
 
 inline void prefetch_node(const Node* node, bool is_leaf, bool whole) {
-  // A search reads through the lengths of a leaf, through the child pointers of an inner
-  // node (sizes rounded up to cover alignment padding).
-  constexpr size_t kLeafSearchBytes = sizeof(Node) + 10 * kLeafCapacity + 8;
-  constexpr size_t kInnerSearchBytes = sizeof(Node) + 18 * kInnerCapacity + 8;
+  // A search reads the header and heads (lengths and keys only on ties, rare), then one child
+  // pointer or one version: ask for the header and heads.
+  constexpr size_t kLeafSearchBytes = sizeof(Node) + 8 * kLeafCapacity;
+  constexpr size_t kInnerSearchBytes = sizeof(Node) + 8 * kInnerCapacity;
   if (whole) {
     if (is_leaf) {
       prefetch_bytes<sizeof(Leaf)>(node);
