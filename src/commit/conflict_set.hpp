@@ -72,7 +72,10 @@ class ConflictSet {
   void check_invariants() const { tree_.check_invariants(); }
 
  private:
-  bool conflicts(const Read& read) const;
+  Result check_one(const Read& read) const;
+  bool conflicts_given(const Read& read, uint64_t version_at_begin) const;
+  void apply_write(const Write& w, uint64_t version);
+  void apply_grouped(std::span<const Write> writes, uint64_t version);
   void collect_if_due();
 
   cset::VersionTree tree_;

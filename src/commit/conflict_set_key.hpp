@@ -7,9 +7,10 @@
 // smaller head means a strictly smaller key (padding zeros sort before any real byte of a
 // longer key only when the shorter key is a prefix of it); equal heads need tie_compare.
 //
-// StoredKey owns a copy of a key: up to 8 bytes inline, longer ones in one heap block. It is
+// StoredKey owns a copy of a key: up to 8 bytes inline, longer ones in a KeyPool slot. It is
 // trivially copyable so that node arrays can be shifted with memmove; ownership is manual:
-// whoever removes a StoredKey from a node must release() it exactly once. view() of an
+// whoever removes a StoredKey from a node must release() it exactly once, to the pool that
+// made it. view() of an
 // inline key points into the StoredKey itself, so it is invalidated when the StoredKey moves.
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <new>
 #include <string_view>
 
+#include "commit/conflict_set_pool.hpp"
 #include "core/assert.hpp"
 
 namespace weasel::cset {
@@ -28,13 +30,29 @@ inline const uint8_t* bytes_of(std::string_view k) {
   return reinterpret_cast<const uint8_t*>(k.data());
 }
 
+// The first min(n, 8) bytes at p as a big-endian integer, zero-padded: fixed-size loads only
+// (overlapping when n < 8), since a variable-length memcpy would be a library call.
+inline uint64_t load_be(const char* p, size_t n) {
+  uint32_t a, b;
+  if (n >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    return __builtin_bswap64(x);
+  }
+  if (n >= 4) {
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return (uint64_t{__builtin_bswap32(a)} << 32) |
+           (uint64_t{__builtin_bswap32(b)} << (64 - 8 * n));
+  }
+  if (n == 0) return 0;
+  auto byte = [&](size_t i) { return uint64_t{static_cast<uint8_t>(p[i])} << (56 - 8 * i); };
+  return byte(0) | byte(n / 2) | byte(n - 1);
+}
+
 // Bytes [offset, offset + 8) of `k` as a big-endian integer, zero-padded past the end.
 inline uint64_t load_head(std::string_view k, size_t offset) {
-  if (offset >= k.size()) return 0;
-  size_t n = k.size() - offset;
-  uint64_t x = 0;
-  std::memcpy(&x, k.data() + offset, n >= 8 ? 8 : n);
-  return __builtin_bswap64(x);
+  return offset >= k.size() ? 0 : load_be(k.data() + offset, k.size() - offset);
 }
 
 // Three-way comparison of two keys whose first `offset` bytes are known to be equal and
@@ -77,9 +95,10 @@ inline size_t common_prefix(std::string_view a, std::string_view b) {
 inline int compare_to_prefix(std::string_view k, std::string_view prefix_owner, size_t from,
                              size_t to) {
   size_t n = std::min(k.size(), to);
-  if (n > from) {
-    int c = std::memcmp(k.data() + from, prefix_owner.data() + from, n - from);
-    if (c != 0) return c;
+  for (size_t offset = from; offset < n; offset += 8) {
+    uint64_t x = load_be(k.data() + offset, n - offset);
+    uint64_t y = load_be(prefix_owner.data() + offset, n - offset);
+    if (x != y) return x < y ? -1 : 1;
   }
   return k.size() < to ? -1 : 0;
 }
@@ -88,8 +107,8 @@ class StoredKey {
  public:
   static constexpr size_t kInlineBytes = 8;
 
-  // Copies `k`; adds the heap bytes it takes (0 when inline) to `heap_bytes`.
-  static StoredKey make(std::string_view k, size_t& heap_bytes) {
+  // Copies `k`: inline, or into memory from `pool`.
+  static StoredKey make(std::string_view k, KeyPool& pool) {
     WEASEL_ASSERT(k.size() <= UINT32_MAX);
     StoredKey s;
     s.len_ = static_cast<uint32_t>(k.size());
@@ -97,22 +116,16 @@ class StoredKey {
       // An empty key may come with a null data(): memcpy from null is undefined even for 0 bytes.
       if (!k.empty()) std::memcpy(s.inline_, k.data(), k.size());
     } else {
-      void* p = std::malloc(k.size());
-      if (p == nullptr) throw std::bad_alloc();
-      std::memcpy(p, k.data(), k.size());
-      s.heap_ = static_cast<uint8_t*>(p);
-      heap_bytes += k.size();
+      s.heap_ = pool.allocate(k.size());
+      std::memcpy(s.heap_, k.data(), k.size());
     }
     return s;
   }
 
-  // Frees the heap copy, if any; the StoredKey must not be used afterwards.
-  void release(size_t& heap_bytes) {
-    if (len_ > kInlineBytes) {
-      WEASEL_ASSERT(heap_bytes >= len_);
-      heap_bytes -= len_;
-      std::free(heap_);
-    }
+  // Gives the out-of-line copy, if any, back to `pool`; the StoredKey must not be used
+  // afterwards.
+  void release(KeyPool& pool) {
+    if (len_ > kInlineBytes) pool.release(heap_, len_);
   }
 
   std::string_view view() const {

@@ -8,14 +8,6 @@
 namespace weasel::cset {
 namespace {
 
-// A search reads the header and heads of the next node at once: ask for those lines together
-// instead of one at a time as the binary search reaches them.
-inline void prefetch_heads(const Node* node) {
-  const char* p = reinterpret_cast<const char*>(node);
-  constexpr size_t kLines = (sizeof(Node) + 8 * kLeafCapacity + 63) / 64;
-  for (size_t i = 0; i < kLines && i < 8; ++i) __builtin_prefetch(p + 64 * i);
-}
-
 uint64_t max_of(const uint64_t* values, int n) {
   uint64_t m = 0;
   for (int i = 0; i < n; ++i) m = std::max(m, values[i]);
@@ -33,11 +25,12 @@ const Leaf* VersionTree::find_leaf(std::string_view key) const {
   for (int d = 0; d < height_; ++d) {
     const Inner* inner = static_cast<const Inner*>(node);
     node = inner->children[search_inner(inner, key)];
-    prefetch_heads(node);
+    prefetch_node(node, d + 1 == height_, false);
   }
   return static_cast<const Leaf*>(node);
 }
 
+// The leaf is about to change: fetch all of it while the search runs.
 Leaf* VersionTree::find_leaf(std::string_view key, Path& path) {
   Node* node = root_;
   for (int d = 0; d < height_; ++d) {
@@ -46,9 +39,59 @@ Leaf* VersionTree::find_leaf(std::string_view key, Path& path) {
     path.nodes[d] = inner;
     path.idx[d] = i;
     node = inner->children[i];
-    prefetch_heads(node);
+    prefetch_node(node, d + 1 == height_, d + 1 == height_);
   }
   return static_cast<Leaf*>(node);
+}
+
+// Level by level across the keys, in two passes per level: search every node and request
+// the slot of the child to take, then follow every child and request its heads. Each load
+// was requested a whole pass earlier, so up to n misses are in flight at once instead of one.
+void VersionTree::find_leaves(const std::string_view* keys, int n, const Leaf** leaves) const {
+  WEASEL_ASSERT(n <= kGroup);
+  const Node* nodes[kGroup];
+  int idx[kGroup];
+  for (int i = 0; i < n; ++i) nodes[i] = root_;
+  for (int d = 0; d < height_; ++d) {
+    for (int i = 0; i < n; ++i) {
+      const Inner* inner = static_cast<const Inner*>(nodes[i]);
+      idx[i] = search_inner(inner, keys[i]);
+      __builtin_prefetch(&inner->children[idx[i]]);
+    }
+    for (int i = 0; i < n; ++i) {
+      nodes[i] = static_cast<const Inner*>(nodes[i])->children[idx[i]];
+      prefetch_node(nodes[i], d + 1 == height_, false);
+    }
+  }
+  for (int i = 0; i < n; ++i) leaves[i] = static_cast<const Leaf*>(nodes[i]);
+}
+
+void VersionTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
+  const Leaf* leaves[kGroup];
+  SearchResult found[kGroup];
+  find_leaves(keys, n, leaves);
+  // Search every leaf and request the slot holding the answer, then read the answers.
+  for (int i = 0; i < n; ++i) {
+    found[i] = search_leaf(leaves[i], keys[i]);
+    int pos = found[i].pos;
+    if (found[i].eq) {
+      __builtin_prefetch(&leaves[i]->points[pos - 1]);
+    } else if (pos > 0) {
+      __builtin_prefetch(&leaves[i]->ranges[pos - 1]);
+    } else if (leaves[i]->prev != nullptr) {
+      __builtin_prefetch(leaves[i]->prev);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    const Leaf* leaf = leaves[i];
+    out[i] = found[i].eq ? leaf->points[found[i].pos - 1] : range_before(leaf, found[i].pos);
+  }
+}
+
+void VersionTree::prefetch_leaves(const std::string_view* keys, int n) const {
+  const Leaf* leaves[kGroup];
+  find_leaves(keys, n, leaves);
+  for (int i = 0; i < n; ++i) prefetch_node(leaves[i], true, true);
 }
 
 // Version of the keys just before entry `pos` of `leaf` (that entry's predecessor's range).
@@ -222,10 +265,11 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
       uint64_t range = leaf->ranges[i];
       bool redundant = (point <= oldest && pred <= oldest) || (point == pred && range == pred);
       if (redundant) {
-        leaf->keys[i].release(key_heap_bytes_);
+        leaf->keys[i].release(keys_);
         continue;
       }
       leaf->heads[kept] = leaf->heads[i];
+      leaf->lens[kept] = leaf->lens[i];
       leaf->keys[kept] = leaf->keys[i];
       leaf->points[kept] = point;
       leaf->ranges[kept] = range;
@@ -236,6 +280,7 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
     examined += static_cast<size_t>(std::max(1, leaf->count - start));
     entry_count_ -= static_cast<size_t>(removed);
     leaf->count = static_cast<uint16_t>(kept);
+    for (int i = kept; i < kLeafCapacity; ++i) leaf->heads[i] = kNoHead;
     if (height_ > 0) {
       // The exact bound is cheap here and keeps later range checks from descending in vain.
       path.nodes[height_ - 1]->max_points[path.idx[height_ - 1]] =
@@ -254,8 +299,8 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
 
 size_t VersionTree::memory_bytes() const {
   return sizeof(*this) + leaf_count_ * sizeof(Leaf) + inner_count_ * sizeof(Inner) +
-         key_heap_bytes_ + gc_cursor_.capacity() + erase_cursor_.capacity() +
-         scratch_.capacity();
+         leaf_cache_.cached_bytes() + inner_cache_.cached_bytes() + keys_.reserved_bytes() +
+         gc_cursor_.capacity() + erase_cursor_.capacity();
 }
 
 }  // namespace weasel::cset

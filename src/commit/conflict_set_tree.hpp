@@ -36,7 +36,7 @@
 #define WEASEL_CSET_LEAF_CAPACITY 32
 #endif
 #ifndef WEASEL_CSET_INNER_CAPACITY
-#define WEASEL_CSET_INNER_CAPACITY 32
+#define WEASEL_CSET_INNER_CAPACITY 64
 #endif
 
 namespace weasel::cset {
@@ -46,19 +46,35 @@ inline constexpr int kInnerCapacity = WEASEL_CSET_INNER_CAPACITY;
 inline constexpr int kLeafMin = kLeafCapacity / 4 > 1 ? kLeafCapacity / 4 : 1;
 inline constexpr int kInnerMin = kInnerCapacity / 4 > 2 ? kInnerCapacity / 4 : 2;
 inline constexpr int kMaxHeight = 64;
-static_assert(kLeafCapacity >= 3 && kLeafCapacity <= 1024);
+// Lookups that check() and add_writes() interleave, so that their cache misses overlap.
+inline constexpr int kGroup = 32;
+// Key lengths are kept next to the heads, saturated at this value.
+inline constexpr uint16_t kLenSaturated = UINT16_MAX;
+// A node keeps heads taken at a shorter prefix than it could use unless that wastes this many
+// of their 8 bytes: re-taking heads reads every key's bytes, a cache miss each.
+inline constexpr size_t kReheadGain = 4;
+static_assert(kLeafCapacity >= 4 && kLeafCapacity <= 1024);
 static_assert(kInnerCapacity >= 4 && kInnerCapacity <= 1024);
+// Searches run a fixed number of halvings over all head slots; unused slots hold kNoHead.
+static_assert((kLeafCapacity & (kLeafCapacity - 1)) == 0, "a power of two");
+static_assert((kInnerCapacity & (kInnerCapacity - 1)) == 0, "a power of two");
+inline constexpr uint64_t kNoHead = UINT64_MAX;
 
 struct Node {
   uint16_t count = 0;  // leaf: entries; inner: children (separators = count - 1)
   bool is_leaf = false;
-  uint32_t prefix_len = 0;  // heads are the 8 key bytes at this offset
-  uint32_t check_from = 0;  // bytes [check_from, prefix_len) are not implied by the fences
+  uint32_t prefix_len = 0;  // every key of the node starts with the same prefix_len bytes
+  uint32_t check_from = 0;  // searched keys share [0, check_from) with them (fences)
+  // When a search must verify the prefix (check_from < prefix_len): its first 16 bytes as
+  // big-endian words, zero-padded, so that the check reads no key.
+  uint64_t prefix_words[2] = {0, 0};
 };
 
-// Heads first: a search touches the header and heads, then one slot of the other arrays.
+// Heads and lengths first: a search reads the header, heads and lengths, then one slot of
+// the other arrays.
 struct alignas(64) Leaf : Node {
-  uint64_t heads[kLeafCapacity];
+  uint64_t heads[kLeafCapacity];  // slots from count on hold kNoHead
+  uint16_t lens[kLeafCapacity];
   uint64_t points[kLeafCapacity];
   uint64_t ranges[kLeafCapacity];
   StoredKey keys[kLeafCapacity];
@@ -67,7 +83,8 @@ struct alignas(64) Leaf : Node {
 };
 
 struct alignas(64) Inner : Node {
-  uint64_t heads[kInnerCapacity - 1];
+  uint64_t heads[kInnerCapacity];  // slots from count - 1 on hold kNoHead
+  uint16_t lens[kInnerCapacity - 1];
   Node* children[kInnerCapacity];
   uint64_t max_points[kInnerCapacity];  // upper bound of point versions under each child
   StoredKey seps[kInnerCapacity - 1];   // child i holds keys in [seps[i-1], seps[i])
@@ -90,6 +107,11 @@ class VersionTree {
   // Version of `key`: its own point version if it is an entry, else the range version of the
   // closest entry before it, else 0.
   uint64_t version_at(std::string_view key) const;
+  // version_at for n <= kGroup keys at once, descending level by level with prefetches so
+  // that the cache misses of the n descents overlap.
+  void versions_at(const std::string_view* keys, int n, uint64_t* out) const;
+  // Pulls the leaves that hold n <= kGroup keys into the cache (a hint before writing them).
+  void prefetch_leaves(const std::string_view* keys, int n) const;
   // True if some key strictly inside (begin, end) has a version above v (end absent: no upper
   // bound). Precondition: v >= the oldest version last given to collect().
   bool any_above(std::string_view begin, std::optional<std::string_view> end, uint64_t v) const;
@@ -122,6 +144,7 @@ class VersionTree {
 
   // Search (conflict_set_tree.cpp).
   const Leaf* find_leaf(std::string_view key) const;
+  void find_leaves(const std::string_view* keys, int n, const Leaf** leaves) const;
   Leaf* find_leaf(std::string_view key, Path& path);
   static uint64_t range_before(const Leaf* leaf, int pos);
   bool any_above_in(const Node* node, int depth, Bound lo, Bound hi, uint64_t v) const;
@@ -141,32 +164,37 @@ class VersionTree {
                     uint64_t range);
   void insert_child(Path& path, int depth, int idx, StoredKey sep, Node* child,
                     uint64_t child_max);
-  void split_inner(Path& path, int depth);
+  void grow_root(Node* left, Node* right, StoredKey sep, uint64_t left_max,
+                 uint64_t right_max);
   void erase_entries(Leaf* leaf, int begin, int end);
   void rebalance(Path& path, int depth);
   void merge_children(Path& path, int parent_depth, int left_idx);
   void redistribute_leaves(Path& path, int parent_depth, int left_idx);
   void redistribute_inners(Path& path, int parent_depth, int left_idx);
   void replace_separator(Inner* inner, int idx, StoredKey sep);
+  void refit_pair(Path& path, int parent_depth, int left, int64_t heads_at);
+  std::optional<std::string_view> child_lo(const Path& path, int depth, int idx) const;
+  std::optional<std::string_view> child_hi(const Path& path, int depth, int idx) const;
   void apply_prefix_rule(Node* node, std::optional<std::string_view> lo,
-                         std::optional<std::string_view> hi);
+                         std::optional<std::string_view> hi, int64_t heads_at);
   void admit_key(Node* node, std::string_view key);
   StoredKey make_separator(std::string_view left_last, std::string_view right_first);
   void check_node(const Node* node, int depth, std::optional<std::string_view> lo,
                   std::optional<std::string_view> hi, const Leaf*& prev_leaf,
                   uint64_t& max_point, size_t& entries, size_t& heap_bytes) const;
 
-  Node* root_;
+  Node* root_ = nullptr;
   int height_ = 0;  // inner levels above the leaves
   uint64_t max_version_ = 0;
   size_t entry_count_ = 0;
   size_t leaf_count_ = 0;
   size_t inner_count_ = 0;
-  size_t key_heap_bytes_ = 0;
+  KeyPool keys_;
+  NodeCache<Leaf> leaf_cache_;
+  NodeCache<Inner> inner_cache_;
   uint64_t inserted_total_ = 0;
   std::string gc_cursor_;     // collect() resumes at the first entry >= this key
   std::string erase_cursor_;  // scratch for erase_between
-  std::string scratch_;       // scratch for separators
 };
 
 // Node-level search shared by the two .cpp files: the number of keys <= `key` among
@@ -176,30 +204,58 @@ struct SearchResult {
   bool eq;
 };
 
-inline int lower_bound_heads(const uint64_t* heads, int n, uint64_t h) {
-  if (n == 0) return 0;
-  const uint64_t* base = heads;
-  int len = n;
-  while (len > 1) {
-    int half = len / 2;
-    base = base[half - 1] < h ? base + half : base;
-    len -= half;
+// First i with heads[i] >= h among kSlots sorted heads (unused slots hold kNoHead, which
+// is >= any h, so the answer never passes the used ones). Branch-free with a fixed number of
+// steps: the comparisons follow random keys, so a branch would be mispredicted half the time.
+template <int kSlots>
+inline int lower_bound_heads(const uint64_t* heads, uint64_t h) {
+  size_t base = 0;
+  for (size_t half = kSlots / 2; half > 0; half /= 2) {
+    base += static_cast<size_t>(heads[base + half - 1] < h) * half;
   }
-  return static_cast<int>(base - heads) + (*base < h ? 1 : 0);
+  return static_cast<int>(base + static_cast<size_t>(heads[base] < h));
 }
 
-inline SearchResult search_node(const uint64_t* heads, const StoredKey* keys, int n,
-                                const Node* node, std::string_view key) {
+inline uint16_t saturated_len(size_t len) {
+  return len < kLenSaturated ? static_cast<uint16_t>(len) : kLenSaturated;
+}
+
+// compare_to_prefix against the node's prefix, from its inline words when they suffice.
+inline int compare_to_node_prefix(std::string_view key, const Node* node, const StoredKey& first) {
+  size_t prefix = node->prefix_len;
+  for (size_t w = 0; w < 2 && w * 8 < prefix; ++w) {
+    size_t bytes = std::min<size_t>(8, prefix - w * 8);
+    uint64_t mask = ~uint64_t{0} << (64 - 8 * bytes);
+    uint64_t x = load_head(key, w * 8) & mask;
+    uint64_t y = node->prefix_words[w];
+    if (x != y) return x < y ? -1 : 1;
+  }
+  if (prefix > 16) return compare_to_prefix(key, first.view(), 16, prefix);
+  return key.size() < prefix ? -1 : 0;
+}
+
+template <int kSlots>
+[[gnu::always_inline]] inline SearchResult search_node(const uint64_t* heads,
+                                                       const uint16_t* lens,
+                                                       const StoredKey* keys, int n,
+                                                       const Node* node, std::string_view key) {
   uint32_t prefix = node->prefix_len;
   if (node->check_from < prefix && n > 0) {
-    int c = compare_to_prefix(key, keys[0].view(), node->check_from, prefix);
+    int c = compare_to_node_prefix(key, node, keys[0]);
     if (c < 0) return {0, false};
     if (c > 0) return {n, false};
   }
   uint64_t h = load_head(key, prefix);
-  int i = lower_bound_heads(heads, n, h);
+  int i = lower_bound_heads<kSlots>(heads, h);
+  size_t head_end = size_t{prefix} + 8;
   while (i < n && heads[i] == h) {
-    int c = tie_compare(keys[i].view(), key, prefix);
+    int c;
+    if (lens[i] <= head_end && lens[i] != kLenSaturated && key.size() <= head_end) {
+      // Both keys end within the head: equal heads, so only the lengths can differ.
+      c = (lens[i] > key.size()) - (lens[i] < key.size());
+    } else {
+      c = tie_compare(keys[i].view(), key, prefix);
+    }
     if (c > 0) break;
     ++i;
     if (c == 0) return {i, true};
@@ -207,13 +263,43 @@ inline SearchResult search_node(const uint64_t* heads, const StoredKey* keys, in
   return {i, false};
 }
 
-inline SearchResult search_leaf(const Leaf* leaf, std::string_view key) {
-  return search_node(leaf->heads, leaf->keys, leaf->count, leaf, key);
+[[gnu::always_inline]] inline SearchResult search_leaf(const Leaf* leaf, std::string_view key) {
+  return search_node<kLeafCapacity>(leaf->heads, leaf->lens, leaf->keys, leaf->count, leaf,
+                                    key);
 }
 
 // Index of the child whose range holds `key`.
-inline int search_inner(const Inner* inner, std::string_view key) {
-  return search_node(inner->heads, inner->seps, inner->count - 1, inner, key).pos;
+[[gnu::always_inline]] inline int search_inner(const Inner* inner, std::string_view key) {
+  return search_node<kInnerCapacity>(inner->heads, inner->lens, inner->seps, inner->count - 1,
+                                     inner, key)
+      .pos;
+}
+
+// Asks for the lines a search of `node` reads, all at once instead of one at a time as the
+// binary search reaches them; `whole` asks for all of it (it is about to be written).
+// The caller says whether it is a leaf: reading that from the node would wait for the miss.
+template <size_t kBytes>
+[[gnu::always_inline]] inline void prefetch_bytes(const void* node) {
+  const char* p = static_cast<const char*>(node);
+  for (size_t offset = 0; offset < kBytes; offset += 64) __builtin_prefetch(p + offset);
+}
+
+inline void prefetch_node(const Node* node, bool is_leaf, bool whole) {
+  // A search reads the header and heads (lengths and keys only on ties, rare), then one child
+  // pointer or one version: ask for the header and heads.
+  constexpr size_t kLeafSearchBytes = sizeof(Node) + 8 * kLeafCapacity;
+  constexpr size_t kInnerSearchBytes = sizeof(Node) + 8 * kInnerCapacity;
+  if (whole) {
+    if (is_leaf) {
+      prefetch_bytes<sizeof(Leaf)>(node);
+    } else {
+      prefetch_bytes<sizeof(Inner)>(node);
+    }
+  } else if (is_leaf) {
+    prefetch_bytes<kLeafSearchBytes>(node);
+  } else {
+    prefetch_bytes<kInnerSearchBytes>(node);
+  }
 }
 
 }  // namespace weasel::cset

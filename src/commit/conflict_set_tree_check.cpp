@@ -15,7 +15,7 @@ void VersionTree::check_invariants() const {
   check_node(root_, 0, std::nullopt, std::nullopt, last_leaf, max_point, entries, heap_bytes);
   WEASEL_ASSERT(last_leaf != nullptr && last_leaf->next == nullptr);
   WEASEL_ASSERT(entries == entry_count_);
-  WEASEL_ASSERT(heap_bytes == key_heap_bytes_);
+  WEASEL_ASSERT(heap_bytes == keys_.live_bytes());
   WEASEL_ASSERT(max_point <= max_version_);
 }
 
@@ -23,7 +23,6 @@ void VersionTree::check_node(const Node* node, int depth, std::optional<std::str
                              std::optional<std::string_view> hi, const Leaf*& prev_leaf,
                              uint64_t& max_point, size_t& entries, size_t& heap_bytes) const {
   WEASEL_ASSERT(node->is_leaf == (depth == height_));
-  WEASEL_ASSERT(node->check_from <= node->prefix_len);
   if (lo && hi) {
     WEASEL_ASSERT(node->check_from <= common_prefix(*lo, *hi));
   } else {
@@ -33,6 +32,8 @@ void VersionTree::check_node(const Node* node, int depth, std::optional<std::str
       node->is_leaf ? static_cast<const Leaf*>(node)->keys : static_cast<const Inner*>(node)->seps;
   const uint64_t* heads = node->is_leaf ? static_cast<const Leaf*>(node)->heads
                                         : static_cast<const Inner*>(node)->heads;
+  const uint16_t* lens = node->is_leaf ? static_cast<const Leaf*>(node)->lens
+                                       : static_cast<const Inner*>(node)->lens;
   int n = node->is_leaf ? node->count : node->count - 1;
   for (int i = 0; i < n; ++i) {
     std::string_view k = keys[i].view();
@@ -44,6 +45,17 @@ void VersionTree::check_node(const Node* node, int depth, std::optional<std::str
     WEASEL_ASSERT(k.size() >= node->prefix_len);
     WEASEL_ASSERT(common_prefix(k, keys[0].view()) >= node->prefix_len);
     WEASEL_ASSERT(heads[i] == load_head(k, node->prefix_len));
+    WEASEL_ASSERT(lens[i] == saturated_len(k.size()));
+  }
+  if (node->check_from < node->prefix_len && n > 0) {
+    for (size_t w = 0; w < 2; ++w) {
+      size_t bytes = node->prefix_len > w * 8 ? std::min<size_t>(8, node->prefix_len - w * 8) : 0;
+      uint64_t mask = bytes == 0 ? 0 : ~uint64_t{0} << (64 - 8 * bytes);
+      WEASEL_ASSERT(node->prefix_words[w] == (load_head(keys[0].view(), w * 8) & mask));
+    }
+  }
+  for (int i = n; i < (node->is_leaf ? kLeafCapacity : kInnerCapacity); ++i) {
+    WEASEL_ASSERT(heads[i] == kNoHead);
   }
   if (node->is_leaf) {
     const Leaf* leaf = static_cast<const Leaf*>(node);
