@@ -124,3 +124,65 @@ EOF
 proc_status_kb() {  # PID FIELD
   awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"
 }
+
+# Polls until COMMAND... succeeds: at most 100 attempts, 0.1 s apart. Fails clearly when the
+# process PID exits or never gets ready, showing the end of its LOG.
+wait_command_ready() {  # NAME PID LOG COMMAND...
+  local name=$1 pid=$2 log=$3 attempt
+  shift 3
+  for ((attempt = 0; attempt < 100; attempt++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      die "$name exited before it was ready"
+    fi
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2 || true
+  die "$name was not ready after 100 attempts ($*)"
+}
+
+# Starts a single-node etcd (Debian's etcd-server, default durability: the WAL is fsynced
+# before every answer) with its own data dir in the temp dir, clients on 127.0.0.1:PORT and
+# the peer URL on 127.0.0.1:PEER_PORT, and waits until /health answers. Sets etcd_pid.
+# SERVER_PIN is an optional command prefix (taskset) for the server.
+start_etcd() {  # PORT PEER_PORT
+  local port=$1 peer_port=$2
+  local dir="$bench_tmp/etcd-$port"
+  mkdir -p "$dir"
+  ${SERVER_PIN:-} etcd --name bench --data-dir "$dir/data" \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "bench=http://127.0.0.1:$peer_port" \
+    --logger zap --log-level warn >"$dir/log" 2>&1 &
+  etcd_pid=$!
+  bench_pids+=("$etcd_pid")
+  wait_http_ready etcd "http://127.0.0.1:$port/health" "$etcd_pid" "$dir/log"
+}
+
+# Starts redis-server on 127.0.0.1:PORT with its dir in the temp dir, durable like a database:
+# AOF on, `appendfsync always` (fsync before answering), no RDB snapshots. Extra redis.conf
+# directives ("name value") may follow. Waits until PING answers. Sets redis_pid.
+start_redis() {  # PORT [DIRECTIVE...]
+  local port=$1
+  shift
+  local dir="$bench_tmp/redis-$port"
+  mkdir -p "$dir"
+  {
+    echo "bind 127.0.0.1"
+    echo "port $port"
+    echo "dir $dir"
+    echo "daemonize no"
+    echo "appendonly yes"
+    echo "appendfsync always"
+    echo 'save ""'
+    echo "logfile $dir/log"
+    local line
+    for line in "$@"; do echo "$line"; done
+  } >"$dir/redis.conf"
+  ${SERVER_PIN:-} redis-server "$dir/redis.conf" >"$dir/stdout.log" 2>&1 &
+  redis_pid=$!
+  bench_pids+=("$redis_pid")
+  wait_command_ready redis "$redis_pid" "$dir/stdout.log" redis-cli -p "$port" ping
+}

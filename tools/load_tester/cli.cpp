@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 namespace weasel::load {
@@ -24,7 +25,19 @@ constexpr std::string_view kUsage =
     "  --body-file FILE   request body from a file\n"
     "  --timeout-ms MS    per-request timeout, then the connection is reopened (10000)\n"
     "  --json             print one JSON line instead of the summary\n"
-    "exit status: 0 when at least one request got a 2xx answer, 1 otherwise, 2 on bad usage\n";
+    "workloads (the default, static, sends the request given above on every connection):\n"
+    "  --workload W       weasel-commit: POST /v1/commit, 1 point_read + 1 write\n"
+    "                     etcd-txn: POST /v3/kv/txn, compare mod_revision + put\n"
+    "                     redis-cas: EVALSHA of a compare-and-set script (RESP)\n"
+    "  --protocol P       http or resp (default: the workload's)\n"
+    "  --keys N           key space of the transactional workloads (default 1000000)\n"
+    "  --hot-fraction F   share of transactions on hot keys, 0..1 (default 0)\n"
+    "  --hot-keys N       number of hot keys (default 10)\n"
+    "  --key-bytes N      key size (default 16)\n"
+    "  --value-bytes N    value size (default 100)\n"
+    "  --seed N           random seed (default 1)\n"
+    "exit status: 0 when at least one request got a 2xx answer (RESP: a non-error reply),\n"
+    "1 otherwise, 2 on bad usage or when the workload cannot be prepared\n";
 
 template <typename Int>
 bool parse_int(std::string_view text, Int& value) {
@@ -32,7 +45,8 @@ bool parse_int(std::string_view text, Int& value) {
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
-bool parse_seconds(std::string_view text, double& value) {
+// A decimal number (validate_* checks the range).
+bool parse_double(std::string_view text, double& value) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
@@ -58,8 +72,35 @@ bool read_file(const std::string& path, std::string& contents) {
   return !file.bad();
 }
 
+// Applies one `--name value` pair of the transactional workloads. nullopt: not one of theirs.
+std::optional<std::string> apply_workload(std::string_view name, std::string_view value,
+                                          WorkloadSpec& w) {
+  TxnOptions& t = w.txn;
+  if (name == "--workload") {
+    w.name.assign(value);
+    return "";
+  }
+  if (name == "--protocol") {
+    w.protocol.assign(value);
+    return "";
+  }
+  if (name == "--keys") return parse_int(value, t.keys) ? "" : "--keys: integer";
+  if (name == "--hot-keys") return parse_int(value, t.hot_keys) ? "" : "--hot-keys: integer";
+  if (name == "--key-bytes") return parse_int(value, t.key_bytes) ? "" : "--key-bytes: integer";
+  if (name == "--value-bytes") {
+    return parse_int(value, t.value_bytes) ? "" : "--value-bytes: integer";
+  }
+  if (name == "--seed") return parse_int(value, t.seed) ? "" : "--seed: integer";
+  if (name == "--hot-fraction") {
+    return parse_double(value, t.hot_fraction) ? "" : "--hot-fraction: a number";
+  }
+  return std::nullopt;
+}
+
 // Applies one `--name value` pair. Returns an error or empty.
-std::string apply(std::string_view name, std::string_view value, LoadOptions& o) {
+std::string apply(std::string_view name, std::string_view value, CliResult& cli) {
+  if (auto result = apply_workload(name, value, cli.workload)) return *std::move(result);
+  LoadOptions& o = cli.options;
   if (name == "--target") return parse_target(value, o) ? "" : "--target: expected HOST:PORT";
   if (name == "--connections")
     return parse_int(value, o.connections) ? "" : "--connections: integer";
@@ -67,8 +108,8 @@ std::string apply(std::string_view name, std::string_view value, LoadOptions& o)
   if (name == "--pipeline") return parse_int(value, o.pipeline_depth) ? "" : "--pipeline: integer";
   if (name == "--requests") return parse_int(value, o.requests) ? "" : "--requests: integer";
   if (name == "--timeout-ms") return parse_int(value, o.timeout_ms) ? "" : "--timeout-ms: integer";
-  if (name == "--duration") return parse_seconds(value, o.duration_s) ? "" : "--duration: seconds";
-  if (name == "--warmup") return parse_seconds(value, o.warmup_s) ? "" : "--warmup: seconds";
+  if (name == "--duration") return parse_double(value, o.duration_s) ? "" : "--duration: seconds";
+  if (name == "--warmup") return parse_double(value, o.warmup_s) ? "" : "--warmup: seconds";
   if (name == "--method") {
     o.method.assign(value);
     return {};
@@ -119,10 +160,11 @@ CliResult parse_cli(std::span<const std::string_view> args) {
                                            : "unexpected argument " + std::string(arg);
       return result;
     }
-    result.error = apply(arg, args[++i], result.options);
+    result.error = apply(arg, args[++i], result);
     if (!result.error.empty()) return result;
   }
   result.error = validate_options(result.options);
+  if (result.error.empty()) result.error = validate_workload_spec(result.workload);
   return result;
 }
 

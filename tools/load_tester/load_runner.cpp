@@ -1,7 +1,5 @@
 #include "load_tester/load_runner.hpp"
 
-#include <netdb.h>
-
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -24,12 +22,6 @@ bool has_line_break(std::string_view s) {
   return s.find('\r') != std::string_view::npos || s.find('\n') != std::string_view::npos;
 }
 
-std::string host_header_value(const LoadOptions& options) {
-  const bool ipv6_literal = options.host.find(':') != std::string::npos;
-  std::string host = ipv6_literal ? "[" + options.host + "]" : options.host;
-  return host + ":" + std::to_string(options.port);
-}
-
 // Fills in the default workload and protocol. The factories capture `options` by reference:
 // it outlives every LoadThread, which run_load() destroys before returning.
 void complete_defaults(LoadOptions& options) {
@@ -44,22 +36,6 @@ void complete_defaults(LoadOptions& options) {
                                                   options.body);
     };
   }
-}
-
-std::string resolve(const LoadOptions& options, TargetAddress& target) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(options.port);
-  const int rc = getaddrinfo(options.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0) return "cannot resolve " + options.host + ": " + gai_strerror(rc);
-  WEASEL_ASSERT(found != nullptr && found->ai_addrlen <= sizeof(target.address));
-  std::memcpy(&target.address, found->ai_addr, found->ai_addrlen);
-  target.length = found->ai_addrlen;
-  freeaddrinfo(found);
-  return {};
 }
 
 // Splits connections (and the request count) evenly over the threads that get any.
@@ -87,6 +63,12 @@ int64_t seconds_to_ns(double seconds) {
 }
 
 }  // namespace
+
+std::string host_header_value(const LoadOptions& options) {
+  const bool ipv6_literal = options.host.find(':') != std::string::npos;
+  std::string host = ipv6_literal ? "[" + options.host + "]" : options.host;
+  return host + ":" + std::to_string(options.port);
+}
 
 void ErrorCounts::add(const ErrorCounts& other) {
   connect += other.connect;
@@ -130,7 +112,7 @@ LoadReport run_load(const LoadOptions& input) {
   LoadOptions options = input;
   complete_defaults(options);
   TargetAddress target;
-  report.setup_error = resolve(options, target);
+  report.setup_error = resolve_target(options.host, options.port, target);
   if (!report.setup_error.empty()) return report;
 
   // Every thread's buffers are allocated before the clock starts.
@@ -160,6 +142,7 @@ LoadReport run_load(const LoadOptions& input) {
     report.lost_requests += r.lost_requests;
     report.reconnects += r.reconnects;
     report.latency_ns.merge(r.latency_ns);
+    for (size_t i = 0; i < kOutcomeCount; ++i) report.outcomes[i] += r.outcomes[i];
     end_ns = std::max(end_ns, r.end_ns);
   }
   report.elapsed_s = static_cast<double>(end_ns - measure_start_ns) / 1e9;

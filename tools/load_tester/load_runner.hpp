@@ -42,7 +42,11 @@ struct LoadOptions {
   uint32_t reconnect_delay_ms = 100;  // after a failed connect (not after a clean close)
   WorkloadFactory make_workload;      // empty: StaticHttpWorkload from the fields above
   ProtocolFactory make_protocol;      // empty: HttpProtocol
+  std::string workload_name;          // for the report; empty: the static request above
 };
+
+// The Host header value for the target: "host:port", IPv6 literals bracketed.
+std::string host_header_value(const LoadOptions& options);
 
 // Empty when `options` can run; otherwise what is wrong, naming the option.
 std::string validate_options(const LoadOptions& options);
@@ -72,9 +76,17 @@ struct LoadReport {
   uint64_t lost_requests = 0;   // sent but never answered: their connection closed first
   uint64_t reconnects = 0;      // successful connects after a connection's first
   LatencyHistogram latency_ns;  // one value per response in `requests`
+  // Indexed by Outcome: what the workload made of each response in `requests`.
+  std::array<uint64_t, kOutcomeCount> outcomes{};
 
-  double requests_per_s() const {
-    return elapsed_s > 0 ? static_cast<double>(requests) / elapsed_s : 0.0;
+  double requests_per_s() const { return per_s(requests); }
+  uint64_t outcome(Outcome o) const { return outcomes[static_cast<size_t>(o)]; }
+  // Successful transactions (Outcome::kSuccess) per second.
+  double successes_per_s() const { return per_s(outcome(Outcome::kSuccess)); }
+
+ private:
+  double per_s(uint64_t count) const {
+    return elapsed_s > 0 ? static_cast<double>(count) / elapsed_s : 0.0;
   }
 };
 

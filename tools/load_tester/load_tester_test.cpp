@@ -1,6 +1,7 @@
 // Tests of the load tester: histogram, HTTP response delimiting, command line, and whole runs
-// against an in-process HTTP responder on a loopback port. Runs are bounded by request
-// counts, never by time, so every count checked here is exact.
+// against an in-process HTTP responder (test_responder.hpp) on a loopback port. Runs are
+// bounded by request counts, never by time, so every count checked here is exact. The
+// transactional workloads and RESP are tested in commit_workloads_test.cpp.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,10 +9,7 @@
 #include <unistd.h>
 
 #include <doctest/doctest.h>
-#include <atomic>
-#include <cerrno>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "load_tester/cli.hpp"
@@ -19,118 +17,12 @@
 #include "load_tester/http_protocol.hpp"
 #include "load_tester/load_runner.hpp"
 #include "load_tester/report.hpp"
+#include "load_tester/test_responder.hpp"
 
 namespace weasel::load {
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// An HTTP responder with blocking sockets and one thread per connection. It answers every
-// request (pipelined ones included) with `response`. With close_every > 0, the close_every-th
-// answer on a connection carries "Connection: close" and the connection is then closed the
-// way nginx does it (shutdown, drain, close), so that no answer is ever lost to a reset.
-class Responder {
- public:
-  explicit Responder(std::string response, uint32_t close_every = 0)
-      : response_(std::move(response)), close_every_(close_every) {
-    const size_t line_end = response_.find("\r\n") + 2;
-    close_response_ =
-        response_.substr(0, line_end) + "Connection: close\r\n" + response_.substr(line_end);
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(listen_fd_ >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    REQUIRE(listen(listen_fd_, 128) == 0);
-    socklen_t length = sizeof(address);
-    REQUIRE(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-
-  ~Responder() { stop(); }
-
-  uint16_t port() const { return port_; }
-
-  // Stops accepting and waits until every accepted connection has ended (the load tester
-  // has closed them all once run_load() returns). Returns the number of answers sent.
-  uint64_t stop() {
-    if (listen_fd_ >= 0) {
-      shutdown(listen_fd_, SHUT_RDWR);  // wakes accept() with an error
-      acceptor_.join();
-      for (std::thread& worker : workers_) worker.join();
-      close(listen_fd_);
-      listen_fd_ = -1;
-    }
-    return answered_.load();
-  }
-
- private:
-  void accept_loop() {
-    for (;;) {
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0 && (errno == EINTR || errno == ECONNABORTED)) continue;
-      if (fd < 0) return;
-      workers_.emplace_back([this, fd] { serve(fd); });
-    }
-  }
-
-  // Length of the complete request at the front of `in`, or 0.
-  static size_t request_length(const std::string& in) {
-    const size_t blank = in.find("\r\n\r\n");
-    if (blank == std::string::npos) return 0;
-    size_t body = 0;
-    const size_t header = in.find("Content-Length: ");
-    if (header != std::string::npos && header < blank) body = std::stoul(in.substr(header + 16));
-    return in.size() >= blank + 4 + body ? blank + 4 + body : 0;
-  }
-
-  static void write_all(int fd, const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-      if (n <= 0) return;  // the client went away; nothing left to answer
-      done += static_cast<size_t>(n);
-    }
-  }
-
-  void serve(int fd) {
-    std::string in;
-    std::string out;
-    char chunk[4096];
-    uint32_t answered_here = 0;
-    bool closing = false;
-    while (!closing) {
-      const ssize_t n = read(fd, chunk, sizeof(chunk));
-      if (n <= 0) break;
-      in.append(chunk, static_cast<size_t>(n));
-      out.clear();
-      for (size_t length; !closing && (length = request_length(in)) > 0;) {
-        in.erase(0, length);
-        answered_here += 1;
-        closing = close_every_ > 0 && answered_here % close_every_ == 0;
-        out += closing ? close_response_ : response_;
-        answered_ += 1;
-      }
-      write_all(fd, out);
-    }
-    if (closing) {
-      shutdown(fd, SHUT_WR);
-      while (read(fd, chunk, sizeof(chunk)) > 0) {
-      }
-    }
-    close(fd);
-  }
-
-  std::string response_;
-  std::string close_response_;
-  const uint32_t close_every_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread acceptor_;
-  std::vector<std::thread> workers_;  // touched by the acceptor only, until stop() joins it
-  std::atomic<uint64_t> answered_{0};
-};
+using testing::Responder;
 
 const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"version\":1}";
 

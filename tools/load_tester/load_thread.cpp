@@ -1,5 +1,6 @@
 #include "load_tester/load_thread.hpp"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -32,6 +33,22 @@ int64_t monotonic_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+std::string resolve_target(const std::string& host, uint16_t port, TargetAddress& target) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port_text = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &found);
+  if (rc != 0) return "cannot resolve " + host + ": " + gai_strerror(rc);
+  WEASEL_ASSERT(found != nullptr && found->ai_addrlen <= sizeof(target.address));
+  std::memcpy(&target.address, found->ai_addr, found->ai_addrlen);
+  target.length = found->ai_addrlen;
+  freeaddrinfo(found);
+  return {};
 }
 
 LoadThread::LoadThread(const LoadOptions& options, const TargetAddress& target,
@@ -257,7 +274,11 @@ void LoadThread::complete_front(Connection& c, const Response& response, int64_t
     if (code >= 200 && code < 300) result_.ok += 1;
     finished_measured_ += 1;
   }
-  workload_->on_response(c.id, response);
+  const Outcome outcome = workload_->on_response(c.id, response);
+  WEASEL_ASSERT(static_cast<size_t>(outcome) < kOutcomeCount);
+  if (front.measured && outcome != Outcome::kNone) {
+    result_.outcomes[static_cast<size_t>(outcome)] += 1;
+  }
 }
 
 void LoadThread::fill_and_flush(Connection& c, int64_t now_ns) {

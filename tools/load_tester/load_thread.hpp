@@ -39,10 +39,15 @@ struct ThreadResult {
   uint64_t lost_requests = 0;
   uint64_t reconnects = 0;
   LatencyHistogram latency_ns;
+  std::array<uint64_t, kOutcomeCount> outcomes{};
   int64_t end_ns = 0;
 };
 
 int64_t monotonic_now_ns();
+
+// Resolves host:port (numeric or by name) to the first address found. Empty on success,
+// otherwise why not.
+std::string resolve_target(const std::string& host, uint16_t port, TargetAddress& target);
 
 class LoadThread {
  public:

@@ -1,5 +1,5 @@
-// load_tester: an HTTP/1.1 load generator. See cli.cpp for the options and load_runner.hpp
-// for what a run does.
+// load_tester: a load generator for HTTP/1.1 and RESP servers. See cli.cpp for the options,
+// load_runner.hpp for what a run does and workload_setup.hpp for the workloads.
 
 #include <cstdio>
 #include <string_view>
@@ -20,9 +20,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "load_tester: %s\n%s", cli.error.c_str(), cli_usage().data());
     return 2;
   }
-  const LoadReport report = run_load(cli.options);
-  const std::string text = cli.json ? format_report_json(cli.options, report) + "\n"
-                                    : format_report_text(cli.options, report);
+  LoadOptions options = cli.options;
+  if (const std::string error = install_workload(cli.workload, options); !error.empty()) {
+    std::fprintf(stderr, "load_tester: %s\n", error.c_str());
+    return 2;
+  }
+  const LoadReport report = run_load(options);
+  const std::string text = cli.json ? format_report_json(options, report) + "\n"
+                                    : format_report_text(options, report);
   std::fputs(text.c_str(), stdout);
   if (!report.setup_error.empty()) {
     std::fprintf(stderr, "load_tester: %s\n", report.setup_error.c_str());

@@ -43,12 +43,20 @@ std::string target_of(const LoadOptions& o) {
   return o.host + ":" + std::to_string(o.port);
 }
 
+std::string what_is_sent(const LoadOptions& o) {
+  return o.workload_name.empty() ? o.method + " " + o.path : "workload " + o.workload_name;
+}
+
+unsigned long long outcome_count(const LoadReport& r, Outcome o) {
+  return static_cast<unsigned long long>(r.outcome(o));
+}
+
 }  // namespace
 
 std::string format_report_text(const LoadOptions& o, const LoadReport& r) {
   std::string out;
-  appendf(out, "target %s  %s %s  connections %u  threads %u  pipeline %u\n", target_of(o).c_str(),
-          o.method.c_str(), o.path.c_str(), o.connections, o.threads, o.pipeline_depth);
+  appendf(out, "target %s  %s  connections %u  threads %u  pipeline %u\n", target_of(o).c_str(),
+          what_is_sent(o).c_str(), o.connections, o.threads, o.pipeline_depth);
   if (!r.setup_error.empty()) {
     appendf(out, "setup error: %s\n", r.setup_error.c_str());
     return out;
@@ -61,6 +69,13 @@ std::string format_report_text(const LoadOptions& o, const LoadReport& r) {
           us(h.value_at_percentile(50)), us(h.value_at_percentile(90)),
           us(h.value_at_percentile(99)), us(h.value_at_percentile(99.9)), us(h.max()),
           h.mean() / 1e3);
+  if (r.outcome(Outcome::kSuccess) + r.outcome(Outcome::kConflict) +
+          r.outcome(Outcome::kFailure) >
+      0) {
+    appendf(out, "outcomes     success %llu (%.1f/s)  conflict %llu  failure %llu\n",
+            outcome_count(r, Outcome::kSuccess), r.successes_per_s(),
+            outcome_count(r, Outcome::kConflict), outcome_count(r, Outcome::kFailure));
+  }
   for (size_t code = 0; code < kStatusCodeSlots; ++code) {
     const bool success = code >= 200 && code < 300;
     if (r.status_counts[code] == 0 || success) continue;
@@ -84,6 +99,7 @@ std::string format_report_text(const LoadOptions& o, const LoadReport& r) {
 std::string format_report_json(const LoadOptions& o, const LoadReport& r) {
   std::string out = "{\"target\":" + json_string(target_of(o));
   out += ",\"method\":" + json_string(o.method) + ",\"path\":" + json_string(o.path);
+  if (!o.workload_name.empty()) out += ",\"workload\":" + json_string(o.workload_name);
   appendf(out, ",\"connections\":%u,\"threads\":%u,\"pipeline\":%u", o.connections, o.threads,
           o.pipeline_depth);
   if (!r.setup_error.empty()) out += ",\"setup_error\":" + json_string(r.setup_error);
@@ -114,6 +130,10 @@ std::string format_report_json(const LoadOptions& o, const LoadReport& r) {
           static_cast<unsigned long long>(e.closed), static_cast<unsigned long long>(e.timeout),
           static_cast<unsigned long long>(e.malformed), static_cast<unsigned long long>(e.read),
           static_cast<unsigned long long>(e.write));
+  appendf(out, ",\"outcomes\":{\"success\":%llu,\"conflict\":%llu,\"failure\":%llu}",
+          outcome_count(r, Outcome::kSuccess), outcome_count(r, Outcome::kConflict),
+          outcome_count(r, Outcome::kFailure));
+  appendf(out, ",\"success_per_s\":%.3f", r.successes_per_s());
   appendf(out, ",\"lost_requests\":%llu,\"reconnects\":%llu}",
           static_cast<unsigned long long>(r.lost_requests),
           static_cast<unsigned long long>(r.reconnects));

@@ -7,7 +7,9 @@
 // frame_http_request) and returns what the protocol needs to delimit its response.
 // on_response() sees every final response in request order, before the connection's next
 // request is made, so a workload may steer later requests by earlier answers (a read version,
-// a request id to look up). Views in a Response die when on_response() returns.
+// a request id to look up). Views in a Response die when on_response() returns. It also says
+// what the answer meant (an Outcome), because a status code does not always tell: etcd
+// answers a failed compare with 200, Redis has no status codes at all.
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +24,11 @@
 
 namespace weasel::load {
 
+// What an answer meant to a transactional workload. The load thread counts outcomes of
+// measured requests; kNone (the default) is not counted.
+enum class Outcome : uint8_t { kNone, kSuccess, kConflict, kFailure };
+inline constexpr size_t kOutcomeCount = 4;
+
 class Workload {
  public:
   virtual ~Workload() = default;
@@ -29,9 +36,10 @@ class Workload {
   // `connection_id` is stable for the whole run (0..connections-1), across reconnects.
   virtual RequestMeta next_request(uint32_t connection_id, ByteBuffer& out) = 0;
 
-  virtual void on_response(uint32_t connection_id, const Response& response) {
+  virtual Outcome on_response(uint32_t connection_id, const Response& response) {
     (void)connection_id;
     (void)response;
+    return Outcome::kNone;
   }
 
   // The connection closed with `lost_requests` requests that will never be answered on it.
