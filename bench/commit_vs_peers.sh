@@ -279,7 +279,7 @@ report summary "$results" "$hot_fraction" "$hot_keys"
 
 if ((use_strace)); then
   # Attached to every thread of the running server (-f with -p) for one more run.
-  strace -c -f -p "$weaseldb_pid" -o "$bench_tmp/strace.txt" &
+  strace -c -f -p "$weaseldb_pid" -o "$bench_tmp/strace.txt" 2>"$bench_tmp/strace.log" &
   strace_pid=$!
   sleep 1  # let strace attach to every thread before the load starts
   run_one weaseldb-strace 0 "$weasel_port" "$weaseldb_pid" weasel-commit

@@ -225,7 +225,9 @@ Outcome EtcdTxnWorkload::on_response(uint32_t connection_id, const Response& res
 // ---------------------------------------------------------------------------------------------
 RedisCasWorkload::RedisCasWorkload(const TxnOptions& options, uint64_t stream,
                                    std::string script_sha, uint64_t start_version)
-    : generator_(options, stream), script_sha_(std::move(script_sha)), read_version_(start_version) {}
+    : generator_(options, stream),
+      script_sha_(std::move(script_sha)),
+      read_version_(start_version) {}
 
 RequestMeta RedisCasWorkload::next_request(uint32_t connection_id, ByteBuffer& out) {
   (void)connection_id;
@@ -255,7 +257,8 @@ Outcome RedisCasWorkload::on_response(uint32_t connection_id, const Response& re
   if (ec != std::errc() || end != text.data() + text.size() || result == 0) {
     return Outcome::kFailure;
   }
-  const uint64_t version = result > 0 ? static_cast<uint64_t>(result) : 0 - static_cast<uint64_t>(result);
+  const uint64_t version =
+      result > 0 ? static_cast<uint64_t>(result) : 0 - static_cast<uint64_t>(result);
   read_version_ = std::max(read_version_, version);
   return result > 0 ? Outcome::kSuccess : Outcome::kConflict;
 }

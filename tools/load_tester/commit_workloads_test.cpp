@@ -130,7 +130,7 @@ TEST_CASE("resp pipelined replies, pushes and empty input") {
   const ScanResult push = scan_resp(">2\r\n+message\r\n+hi\r\n:1\r\n");
   REQUIRE(push.status == ScanStatus::kComplete);
   CHECK(push.response.interim);  // out-of-band: the command is still waiting for its reply
-  CHECK(push.length == 19);  // the :1 after it is the reply
+  CHECK(push.length == 19);      // the :1 after it is the reply
 
   CHECK(scan_resp("").status == ScanStatus::kIncomplete);
   CHECK(scan_resp("", true).status == ScanStatus::kIncomplete);  // a clean close
@@ -138,19 +138,19 @@ TEST_CASE("resp pipelined replies, pushes and empty input") {
 
 TEST_CASE("resp malformed replies") {
   const std::string_view bad[] = {
-      "?what\r\n",           // unknown type
-      ":12a\r\n",            // not an integer
-      ":\r\n",               // empty integer
-      "$abc\r\n",            // bad length
-      "$-2\r\n",             // negative bulk length
-      "!-1\r\n",             // only $ has a null form
-      "$3\r\nabcd\r\n",      // data not followed by CRLF
-      "*-2\r\n",             // negative count
-      "%-1\r\n",             // only * has a null form
-      "*16777217\r\n",       // above kMaxAggregateCount
-      "$536870913\r\n",      // above kMaxBulkBytes
-      "_x\r\n",              // null with a payload
-      "#x\r\n",              // boolean other than t/f
+      "?what\r\n",       // unknown type
+      ":12a\r\n",        // not an integer
+      ":\r\n",           // empty integer
+      "$abc\r\n",        // bad length
+      "$-2\r\n",         // negative bulk length
+      "!-1\r\n",         // only $ has a null form
+      "$3\r\nabcd\r\n",  // data not followed by CRLF
+      "*-2\r\n",         // negative count
+      "%-1\r\n",         // only * has a null form
+      "*16777217\r\n",   // above kMaxAggregateCount
+      "$536870913\r\n",  // above kMaxBulkBytes
+      "_x\r\n",          // null with a payload
+      "#x\r\n",          // boolean other than t/f
   };
   for (const std::string_view bytes : bad) {
     CAPTURE(bytes);
@@ -341,18 +341,23 @@ TEST_CASE("redis answers: the script's integer says success or conflict") {
   const ScanResult command = scan_resp(out.view());  // a command is a RESP array too
   REQUIRE(command.status == ScanStatus::kComplete);
   CHECK(command.length == out.size());
-  const std::string prefix = "*7\r\n$7\r\nEVALSHA\r\n$40\r\n" + std::string(40, 'a') +
-                             "\r\n$1\r\n2\r\n$16\r\nk";
+  const std::string prefix =
+      "*7\r\n$7\r\nEVALSHA\r\n$40\r\n" + std::string(40, 'a') + "\r\n$1\r\n2\r\n$16\r\nk";
   CHECK(out.view().starts_with(prefix));
   CHECK(out.view().find("$11\r\ncas:version\r\n$2\r\n30\r\n$100\r\n") != std::string_view::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
 TEST_CASE("workload and protocol choices on the command line") {
-  const std::vector<std::string_view> args = {
-      "--target", "127.0.0.1:6379", "--requests",     "10",  "--workload", "redis-cas",
-      "--keys",   "500",            "--hot-fraction", "0.2", "--hot-keys", "5",
-      "--seed",   "9",              "--value-bytes",  "64",  "--protocol", "resp"};
+  const std::vector<std::string_view> args = {"--target",       "127.0.0.1:6379",
+                                              "--requests",     "10",
+                                              "--workload",     "redis-cas",
+                                              "--keys",         "500",
+                                              "--hot-fraction", "0.2",
+                                              "--hot-keys",     "5",
+                                              "--seed",         "9",
+                                              "--value-bytes",  "64",
+                                              "--protocol",     "resp"};
   const CliResult cli = parse_cli(args);
   REQUIRE(cli.error.empty());
   CHECK(cli.workload.name == "redis-cas");
@@ -409,8 +414,9 @@ TEST_CASE("a weasel-commit run starts from /v1/version and follows the answers")
                              R"({"request_id":"r","status":"conflict","version":)" +
                                  std::to_string(100 + n) + R"(,"conflicts":[0]})");
         }
-        return http_answer(200, "OK", R"({"request_id":"r","status":"committed","version":)" +
-                                          std::to_string(100 + n) + "}");
+        return http_answer(
+            200, "OK",
+            R"({"request_id":"r","status":"committed","version":)" + std::to_string(100 + n) + "}");
       },
       testing::http_request_length);
   LoadOptions options = counted_run(server.port(), 400);
@@ -455,9 +461,9 @@ TEST_CASE("an etcd-txn run counts failed compares as conflicts") {
         }
         const uint64_t n = txns.fetch_add(1) + 1;
         const std::string revision = std::to_string(41 + n);
-        return http_answer(200, "OK",
-                           header + revision + "\"}" +
-                               (n % 5 == 0 ? std::string("}") : R"(,"succeeded":true})"));
+        return http_answer(
+            200, "OK",
+            header + revision + "\"}" + (n % 5 == 0 ? std::string("}") : R"(,"succeeded":true})"));
       },
       testing::http_request_length);
   LoadOptions options = counted_run(server.port(), 250);

@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const LoadReport report = run_load(options);
-  const std::string text = cli.json ? format_report_json(options, report) + "\n"
-                                    : format_report_text(options, report);
+  const std::string text =
+      cli.json ? format_report_json(options, report) + "\n" : format_report_text(options, report);
   std::fputs(text.c_str(), stdout);
   if (!report.setup_error.empty()) {
     std::fprintf(stderr, "load_tester: %s\n", report.setup_error.c_str());

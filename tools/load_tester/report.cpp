@@ -69,8 +69,7 @@ std::string format_report_text(const LoadOptions& o, const LoadReport& r) {
           us(h.value_at_percentile(50)), us(h.value_at_percentile(90)),
           us(h.value_at_percentile(99)), us(h.value_at_percentile(99.9)), us(h.max()),
           h.mean() / 1e3);
-  if (r.outcome(Outcome::kSuccess) + r.outcome(Outcome::kConflict) +
-          r.outcome(Outcome::kFailure) >
+  if (r.outcome(Outcome::kSuccess) + r.outcome(Outcome::kConflict) + r.outcome(Outcome::kFailure) >
       0) {
     appendf(out, "outcomes     success %llu (%.1f/s)  conflict %llu  failure %llu\n",
             outcome_count(r, Outcome::kSuccess), r.successes_per_s(),

@@ -22,10 +22,10 @@ bool parse_int64(std::string_view text, int64_t& value) {
 // One element header or line value, as read at a position of the buffer.
 struct Element {
   char type = 0;
-  std::string_view line;     // after the type byte, before the CRLF
-  std::string_view payload;  // bulk types: the data; line types: `line`
-  size_t end = 0;            // offset just past the element's own bytes (not its children)
-  uint64_t children = 0;     // values that follow as part of this one
+  std::string_view line;        // after the type byte, before the CRLF
+  std::string_view payload;     // bulk types: the data; line types: `line`
+  size_t end = 0;               // offset just past the element's own bytes (not its children)
+  uint64_t children = 0;        // values that follow as part of this one
   bool counts_as_value = true;  // false for an attribute: it decorates the next value
 };
 
@@ -63,8 +63,7 @@ Step read_bulk(std::string_view buffer, Element& e, const char*& error) {
 
 Step read_aggregate(Element& e, const char*& error) {
   int64_t count = 0;
-  if (read_length(e, e.type == '*', RespProtocol::kMaxAggregateCount, count, error) !=
-      Step::kOk) {
+  if (read_length(e, e.type == '*', RespProtocol::kMaxAggregateCount, count, error) != Step::kOk) {
     return Step::kMalformed;
   }
   if (count < 0) return Step::kOk;  // *-1: a RESP2 null array
@@ -80,8 +79,7 @@ Step check_line(const Element& e, const char*& error) {
     error = "bad integer";
     return Step::kMalformed;
   }
-  if ((e.type == '_' && !e.line.empty()) ||
-      (e.type == '#' && e.line != "t" && e.line != "f")) {
+  if ((e.type == '_' && !e.line.empty()) || (e.type == '#' && e.line != "t" && e.line != "f")) {
     error = "bad null or boolean";
     return Step::kMalformed;
   }
@@ -107,12 +105,24 @@ Step read_element(std::string_view buffer, size_t pos, Element& e, const char*& 
   e.payload = e.line;
   e.end = line_end + kCrlf.size();
   switch (e.type) {
-    case '+': case '-': case ':': case ',': case '(': case '#': case '_':
+    case '+':
+    case '-':
+    case ':':
+    case ',':
+    case '(':
+    case '#':
+    case '_':
       return check_line(e, error);
-    case '$': case '!': case '=':
+    case '$':
+    case '!':
+    case '=':
       e.payload = {};
       return read_bulk(buffer, e, error);
-    case '*': case '~': case '>': case '%': case '|':
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|':
       return read_aggregate(e, error);
     default:
       error = "unknown reply type";

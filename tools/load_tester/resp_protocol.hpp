@@ -26,9 +26,9 @@ namespace weasel::load {
 
 class RespProtocol final : public Protocol {
  public:
-  static constexpr size_t kMaxLineBytes = 64 * 1024;       // a type byte, a length or a line
-  static constexpr int64_t kMaxBulkBytes = 512 << 20;      // Redis's proto-max-bulk-len
-  static constexpr int64_t kMaxAggregateCount = 1 << 24;   // elements of one array/map/set
+  static constexpr size_t kMaxLineBytes = 64 * 1024;      // a type byte, a length or a line
+  static constexpr int64_t kMaxBulkBytes = 512 << 20;     // Redis's proto-max-bulk-len
+  static constexpr int64_t kMaxAggregateCount = 1 << 24;  // elements of one array/map/set
 
   ScanResult scan_response(std::string_view buffer, const RequestMeta& request,
                            bool peer_closed) const override;

@@ -97,9 +97,8 @@ std::string http_request(const LoadOptions& options, std::string_view method,
 }
 
 std::string install_weasel(const TxnOptions& txn, LoadOptions& options) {
-  const ExchangeResult r = ask(options, "GET /v1/version", http_request(options, "GET",
-                                                                        "/v1/version", ""),
-                               HttpProtocol());
+  const ExchangeResult r = ask(options, "GET /v1/version",
+                               http_request(options, "GET", "/v1/version", ""), HttpProtocol());
   if (!r.error.empty()) return r.error;
   const auto version = find_json_uint(r.body, "version");
   if (!version) return "GET /v1/version: no \"version\" in " + r.body;
@@ -140,8 +139,8 @@ std::string install_redis(const TxnOptions& txn, LoadOptions& options) {
   if (!current.error.empty()) return current.error;
   uint64_t start = 0;  // a null reply: nothing committed yet
   const std::string& text = current.body;
-  if (!text.empty() &&
-      std::from_chars(text.data(), text.data() + text.size(), start).ptr != text.data() + text.size()) {
+  if (!text.empty() && std::from_chars(text.data(), text.data() + text.size(), start).ptr !=
+                           text.data() + text.size()) {
     return "GET " + std::string(kRedisVersionKey) + ": not a number: " + text;
   }
   options.make_workload = [txn, sha = sha.body, start](uint32_t t) {
