@@ -21,7 +21,7 @@
 //   StageGuard releases the batch on destruction. A thread holds at most one StageGuard at a
 //   time and only that thread acquires as (stage, thread); a guard handed to another thread
 //   (with the usual synchronization) may be released there.
-// - Blocking waits use std::atomic wait/notify (futex); nothing sleeps or spins unbounded.
+// - Blocking waits are futex waits on a per-position word; nothing sleeps or spins unbounded.
 //   Releasing a batch costs one store and one load when nobody sleeps; publishing a push adds
 //   a compare-exchange. Only the first release after a thread went to sleep notifies.
 // - Full pipeline: push(n, false) returns an empty guard at once (the commit path answers
@@ -40,8 +40,13 @@
 // Ownership: the pipeline owns the ring and every T in it; guards borrow the pipeline, which
 // must outlive them. Sequence numbers count items from 0 and are 64-bit: they never wrap.
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -308,6 +313,21 @@ void ThreadPipeline<T>::advance(Position& position, uint64_t value) {
   wake_sleepers(position);
 }
 
+// The futex calls are made directly rather than through std::atomic::wait/notify: libstdc++'s
+// wait spins and calls sched_yield several times before it sleeps, which on a small machine
+// with one thread per stage costs more than it saves (measured: sched_yield was the most
+// expensive system call of a commit). Spurious returns are fine: callers re-check.
+inline void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
+          nullptr, nullptr, 0);
+}
+
+inline void futex_wake_all(const std::atomic<uint32_t>& word) {
+  syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX,
+          nullptr, nullptr, 0);
+}
+
 // Sleeping protocol (every access seq_cst): a sleeper sets bit 0 of sleep_word, checks the
 // value once more and sleeps only while sleep_word keeps the exact word it saw. A thread that
 // moved the value then reads sleep_word: it sees the bit (and notifies), or the word already
@@ -318,7 +338,7 @@ void ThreadPipeline<T>::wake_sleepers(const Position& position) {
   while ((word & 1) != 0) {
     // +1 clears the bit and counts a wake-up in one step.
     if (position.sleep_word.compare_exchange_weak(word, word + 1, std::memory_order_seq_cst)) {
-      position.sleep_word.notify_all();
+      futex_wake_all(position.sleep_word);
       return;
     }
   }
@@ -336,7 +356,7 @@ void ThreadPipeline<T>::wait_while(const Position& position, uint64_t value) {
     }
   }
   if (position.value.load(std::memory_order_seq_cst) != value) return;
-  position.sleep_word.wait(word, std::memory_order_seq_cst);  // callers re-check the value
+  futex_wait(position.sleep_word, word);  // callers re-check the value
 }
 
 template <class T>
