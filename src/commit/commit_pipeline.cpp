@@ -149,54 +149,48 @@ void CommitPipeline::rebuild_from_log() {
                options_.conflict_window_seconds);
 }
 
+template <class Fill>
+bool CommitPipeline::submit(Fill&& fill) {
+  // submitting_ lets stop() wait for submits that passed the accepting_ check, so nothing is
+  // published after the stop sentinel.
+  submitting_.fetch_add(1, std::memory_order_acq_rel);
+  bool pushed = false;
+  if (accepting_.load(std::memory_order_acquire)) {
+    auto guard = ring_.push(1, false);
+    if (guard) {
+      Item& item = *guard.begin();
+      item = Item{};  // slots keep what the previous item left
+      fill(item);
+      pushed = true;
+    }
+  }
+  submitting_.fetch_sub(1, std::memory_order_acq_rel);
+  return pushed;
+}
+
 bool CommitPipeline::submit_commit(const CommitRequest& request, std::string_view request_id,
                                    Arena& arena, CommitCompletion done, void* context) {
-  submitting_.fetch_add(1, std::memory_order_acq_rel);
-  if (!accepting_.load(std::memory_order_acquire)) {
-    submitting_.fetch_sub(1, std::memory_order_acq_rel);
-    return false;
-  }
-  auto guard = ring_.push(1, false);
-  if (!guard) {
-    submitting_.fetch_sub(1, std::memory_order_acq_rel);
-    commits_[kOverloadedLabel]->inc();
-    return false;
-  }
-  Item& item = *guard.begin();
-  item = Item{};
-  item.kind = Kind::kCommit;
-  item.request = &request;
-  item.arena = &arena;
-  item.request_id = request_id;
-  item.commit_done = done;
-  item.context = context;
-  guard.reset();
-  submitting_.fetch_sub(1, std::memory_order_acq_rel);
-  return true;
+  const bool pushed = submit([&](Item& item) {
+    item.kind = Kind::kCommit;
+    item.request = &request;
+    item.arena = &arena;
+    item.request_id = request_id;
+    item.commit_done = done;
+    item.context = context;
+  });
+  if (!pushed) commits_[kOverloadedLabel]->inc();
+  return pushed;
 }
 
 bool CommitPipeline::submit_status(std::string_view request_id, uint64_t min_version,
                                    StatusCompletion done, void* context) {
-  submitting_.fetch_add(1, std::memory_order_acq_rel);
-  if (!accepting_.load(std::memory_order_acquire)) {
-    submitting_.fetch_sub(1, std::memory_order_acq_rel);
-    return false;
-  }
-  auto guard = ring_.push(1, false);
-  if (!guard) {
-    submitting_.fetch_sub(1, std::memory_order_acq_rel);
-    return false;
-  }
-  Item& item = *guard.begin();
-  item = Item{};
-  item.kind = Kind::kStatus;
-  item.request_id = request_id;
-  item.min_version = min_version;
-  item.status_done = done;
-  item.context = context;
-  guard.reset();
-  submitting_.fetch_sub(1, std::memory_order_acq_rel);
-  return true;
+  return submit([&](Item& item) {
+    item.kind = Kind::kStatus;
+    item.request_id = request_id;
+    item.min_version = min_version;
+    item.status_done = done;
+    item.context = context;
+  });
 }
 
 void CommitPipeline::stop() {

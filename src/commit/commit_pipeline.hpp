@@ -135,6 +135,9 @@ class CommitPipeline {
     uint64_t scan_up_to = 0;       // kStatus needing the log: the index horizon at resolve
   };
 
+  // Reserves a slot, lets `fill` set it, publishes it; false when full or stopping.
+  template <class Fill>
+  bool submit(Fill&& fill);
   void rebuild_from_log();
   void sequence_loop();
   void resolve_loop();
