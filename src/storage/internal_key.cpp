@@ -64,7 +64,7 @@ LookupKey::LookupKey(std::string_view user_key, SequenceNumber sequence) {
   start_ = dst;
   dst = put_varint(dst, ikey_bytes);
   key_ = dst;
-  std::memcpy(dst, user_key.data(), user_key.size());
+  if (!user_key.empty()) std::memcpy(dst, user_key.data(), user_key.size());  // may be null
   dst += user_key.size();
   put_fixed64(dst, pack_trailer(sequence, kTypeForSeek));
   end_ = dst + kTrailerBytes;

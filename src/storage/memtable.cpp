@@ -40,12 +40,12 @@ void MemTable::add(SequenceNumber sequence, ValueType type, std::string_view key
   size_t bytes = varint_bytes(ikey_bytes) + ikey_bytes + varint_bytes(value.size()) + value.size();
   char* entry = static_cast<char*>(arena_.allocate(bytes, 1));
   char* p = put_varint(entry, ikey_bytes);
-  std::memcpy(p, key.data(), key.size());
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());  // data() may be null
   p += key.size();
   put_fixed64(p, pack_trailer(sequence, type));
   p += kTrailerBytes;
   p = put_varint(p, value.size());
-  std::memcpy(p, value.data(), value.size());
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());
   WEASEL_ASSERT(p + value.size() == entry + bytes);
   if (type == ValueType::kRangeDeletion) {
     tombstones_.insert(entry);

@@ -25,6 +25,8 @@ namespace weaseldb::storage {
 
 template <class Comparator>
 class SkipList {
+  struct Node;
+
  public:
   static constexpr int kMaxHeight = 12;
 
@@ -85,7 +87,7 @@ class SkipList {
 
    private:
     const SkipList* list_;
-    typename SkipList::Node* node_ = nullptr;
+    Node* node_ = nullptr;
   };
 
  private:
