@@ -43,8 +43,24 @@ Result<std::unique_ptr<DB>> DB::open(const Options& options, const std::string& 
   return std::unique_ptr<DB>(std::move(db));
 }
 
+namespace {
+
+TableContext make_table_context(const Options& options) {
+  TableContext context;
+  if (options.block_cache_bytes > 0) {
+    context.cache = std::make_shared<BlockCache>(options.block_cache_bytes);
+  }
+  context.bytes_read = std::make_shared<std::atomic<uint64_t>>(0);
+  return context;
+}
+
+}  // namespace
+
 DBImpl::DBImpl(const Options& options, std::string path)
-    : options_(options), table_options_(TableOptions::from(options)), path_(std::move(path)) {}
+    : options_(options),
+      table_options_(TableOptions::from(options)),
+      path_(std::move(path)),
+      table_context_(make_table_context(options)) {}
 
 DBImpl::~DBImpl() { (void)close_impl(true); }
 
@@ -130,7 +146,7 @@ Status DBImpl::open_tables(const ManifestState& state) {
                                 " listed in the manifest cannot be opened: " +
                                 file.status().message());
     }
-    auto table = Table::open(std::move(file).value(), table_name(meta.number));
+    auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_);
     if (!table.ok()) return table.status();
     tables_.push_back({meta, std::move(table).value()});
   }
@@ -225,7 +241,7 @@ Result<std::optional<DBImpl::LiveTable>> DBImpl::write_table(const MemTable& mem
   counters_.table_bytes_written.fetch_add(builder.file_bytes(), std::memory_order_relaxed);
   auto reader = open_random_access_file(path);
   if (!reader.ok()) return reader.status();
-  auto table = Table::open(std::move(reader).value(), table_name(number));
+  auto table = Table::open(std::move(reader).value(), table_name(number), table_context_);
   if (!table.ok()) return table.status();
   LiveTable live;
   live.meta = {0, number, builder.file_bytes(), builder.smallest_key(), builder.largest_key()};
@@ -267,6 +283,11 @@ Statistics DBImpl::statistics() const {
   st.wal_syncs = counters_.wal_syncs.load(std::memory_order_relaxed);
   st.table_bytes_written = counters_.table_bytes_written.load(std::memory_order_relaxed);
   st.stall_micros = counters_.stall_micros.load(std::memory_order_relaxed);
+  st.table_bytes_read = table_context_.bytes_read->load(std::memory_order_relaxed);
+  if (table_context_.cache) {
+    st.block_cache_hits = table_context_.cache->hits();
+    st.block_cache_misses = table_context_.cache->misses();
+  }
   std::lock_guard lock(mu_);
   st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
   st.immutable_memtables = immutables_.size();

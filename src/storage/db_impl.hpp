@@ -13,8 +13,8 @@
 // writes unlocked (the WAL writer, the applier and insertion into mem_, which only a leader
 // may switch). last_sequence_ is atomic for readers.
 //
-// Not done yet (issue 5): compaction (L0 grows without bound; compact_range() says so), the
-// block cache, encryption at rest.
+// Not done yet (issue 5): compaction (L0 grows without bound; compact_range() says so) and
+// encryption at rest.
 
 #include <atomic>
 #include <condition_variable>
@@ -120,6 +120,7 @@ class DBImpl final : public DB {
   const Options options_;
   const TableOptions table_options_;
   const std::string path_;
+  const TableContext table_context_;
   std::unique_ptr<FileLock> lock_;
 
   mutable std::mutex mu_;

@@ -6,6 +6,14 @@
 
 namespace weaseldb::storage {
 
+namespace {
+
+BlockReadOptions block_options(const ReadOptions& options) {
+  return {options.verify_checksums, options.fill_cache};
+}
+
+}  // namespace
+
 class DBImpl::SnapshotImpl final : public Snapshot {
  public:
   SnapshotImpl(SequenceNumber sequence, std::shared_ptr<SnapshotList> list)
@@ -100,7 +108,7 @@ Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string
   }
   for (const auto& table : state->tables) {
     tombstone = std::max(tombstone, table->covering_tombstone(key, sequence.value()));
-    Result<LookupResult> r = table->get(lookup, options.verify_checksums, value);
+    Result<LookupResult> r = table->get(lookup, block_options(options), value);
     if (!r.ok()) return r.status();
     if (r.value().kind != LookupResult::Kind::kNotFound) return decide(r.value());
   }
@@ -151,7 +159,7 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   add_memtable(*state->mem);
   for (const auto& mem : state->immutables) add_memtable(*mem);
   for (const auto& table : state->tables) {
-    children.push_back(table->new_iterator(options.verify_checksums));
+    children.push_back(table->new_iterator(block_options(options)));
     if (table->range_tombstone_count() > 0) {
       collect_tombstones(*table->new_range_tombstone_iterator(), sequence.value(), &tombstones);
     }

@@ -6,7 +6,7 @@
 namespace weaseldb::storage {
 
 Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFile> file,
-                                                 std::string name) {
+                                                 std::string name, TableContext context) {
   uint64_t size = file->size();
   if (size < Footer::kEncodedBytes) {
     return Status::corruption(name + ": too short to be a table (" + std::to_string(size) +
@@ -22,7 +22,7 @@ Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFil
                       ? Status::corruption(name + ": " + footer.status().message())
                       : footer.status());
   }
-  std::shared_ptr<Table> table(new Table(std::move(file), std::move(name)));
+  std::shared_ptr<Table> table(new Table(std::move(file), std::move(name), std::move(context)));
   Status s = table->load_metadata(footer.value());
   if (!s.ok()) return s;
   return std::shared_ptr<const Table>(std::move(table));
@@ -66,23 +66,34 @@ bool Table::may_contain(std::string_view user_key) const {
   return filter_.empty() || bloom_may_contain(filter_, user_key);
 }
 
-Result<std::shared_ptr<const Block>> Table::read_data_block(std::string_view handle_bytes,
-                                                            bool verify_checksums) const {
+Result<std::shared_ptr<const Block>> Table::read_data_block(
+    std::string_view handle_bytes, const BlockReadOptions& options) const {
   BlockHandle handle;
   if (!handle.decode_from(&handle_bytes) || !handle_bytes.empty()) {
     return Status::corruption(name_ + ": bad block handle in the index");
   }
-  Result<std::string> bytes = read_block(*file_, handle, verify_checksums, name_);
+  BlockCache* cache = context_.cache.get();
+  if (cache != nullptr) {
+    if (auto cached = cache->lookup(cache_id_, handle.offset)) return cached;
+  }
+  Result<std::string> bytes = read_block(*file_, handle, options.verify_checksums, name_);
   if (!bytes.ok()) return bytes.status();
+  if (context_.bytes_read) {
+    context_.bytes_read->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);
+  }
   Result<std::shared_ptr<const Block>> block = Block::parse(std::move(bytes).value());
   if (!block.ok()) {
     return Status::corruption(name_ + ": data block at offset " + std::to_string(handle.offset) +
                               ": " + block.status().message());
   }
+  // Only verified blocks are shared: an unverified read must not vouch for later ones.
+  if (cache != nullptr && options.fill_cache && options.verify_checksums) {
+    cache->insert(cache_id_, handle.offset, block.value());
+  }
   return block;
 }
 
-Result<LookupResult> Table::get(const LookupKey& key, bool verify_checksums,
+Result<LookupResult> Table::get(const LookupKey& key, const BlockReadOptions& options,
                                 std::string* value) const {
   if (!may_contain(key.user_key())) return LookupResult{};
   auto index = index_->new_iterator();
@@ -91,7 +102,7 @@ Result<LookupResult> Table::get(const LookupKey& key, bool verify_checksums,
     if (!index->status().ok()) return Status::corruption(name_ + ": " + index->status().message());
     return LookupResult{};
   }
-  Result<std::shared_ptr<const Block>> block = read_data_block(index->value(), verify_checksums);
+  Result<std::shared_ptr<const Block>> block = read_data_block(index->value(), options);
   if (!block.ok()) return block.status();
   auto it = block.value()->new_iterator();
   it->seek(key.internal_key());
@@ -124,8 +135,8 @@ SequenceNumber Table::covering_tombstone(std::string_view user_key,
 // Two levels: the index block points at data blocks, loaded one at a time.
 class Table::Iter final : public InternalIterator {
  public:
-  Iter(std::shared_ptr<const Table> table, bool verify)
-      : table_(std::move(table)), index_(table_->index_->new_iterator()), verify_(verify) {}
+  Iter(std::shared_ptr<const Table> table, const BlockReadOptions& options)
+      : table_(std::move(table)), index_(table_->index_->new_iterator()), options_(options) {}
 
   bool valid() const override { return data_ != nullptr && data_->valid(); }
   std::string_view key() const override { return data_->key(); }
@@ -174,7 +185,7 @@ class Table::Iter final : public InternalIterator {
   bool load_block() {
     data_.reset();
     if (!index_->valid()) return false;
-    Result<std::shared_ptr<const Block>> block = table_->read_data_block(index_->value(), verify_);
+    Result<std::shared_ptr<const Block>> block = table_->read_data_block(index_->value(), options_);
     if (!block.ok()) {
       status_ = block.status();
       return false;
@@ -204,12 +215,12 @@ class Table::Iter final : public InternalIterator {
   std::shared_ptr<const Table> table_;
   std::unique_ptr<InternalIterator> index_;
   std::unique_ptr<InternalIterator> data_;
-  bool verify_;
+  BlockReadOptions options_;
   Status status_;
 };
 
-std::unique_ptr<InternalIterator> Table::new_iterator(bool verify_checksums) const {
-  return std::make_unique<Iter>(shared_from_this(), verify_checksums);
+std::unique_ptr<InternalIterator> Table::new_iterator(const BlockReadOptions& options) const {
+  return std::make_unique<Iter>(shared_from_this(), options);
 }
 
 std::unique_ptr<InternalIterator> Table::new_range_tombstone_iterator() const {

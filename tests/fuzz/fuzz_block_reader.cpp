@@ -100,10 +100,10 @@ void round_trip(std::string_view input, uint32_t restart_interval) {
 void table_file(std::string_view input) {
   auto table = Table::open(std::make_unique<StringRandomAccessFile>(input), "fuzz.sst");
   if (!table.ok()) return;
-  auto it = table.value()->new_iterator(true);
+  auto it = table.value()->new_iterator({});
   walk(*it, input.substr(0, 16));
   std::string value;
-  auto r = table.value()->get(LookupKey(input.substr(0, 8), kMaxSequenceNumber), true, &value);
+  auto r = table.value()->get(LookupKey(input.substr(0, 8), kMaxSequenceNumber), {}, &value);
   (void)r.ok();
 }
 

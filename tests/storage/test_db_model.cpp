@@ -113,11 +113,11 @@ struct Harness {
   }
 
   void check_history() {
-    for (const auto& [sequence, past] : history) {
+    for (const auto& entry : history) {
       ReadOptions r;
-      r.sequence = sequence;
-      INFO("as of " << sequence);
-      REQUIRE(test::scan(*db, r) == past);
+      r.sequence = entry.first;
+      INFO("as of " << entry.first);  // not a structured binding: INFO captures it
+      REQUIRE(test::scan(*db, r) == entry.second);
     }
   }
 };

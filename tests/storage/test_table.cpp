@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/block_builder.hpp"
+#include "storage/block_cache.hpp"
 #include "storage/file.hpp"
 #include "storage/internal_key.hpp"
 #include "storage/table.hpp"
@@ -81,7 +83,7 @@ std::shared_ptr<const Table> open_bytes(const std::string& bytes) {
 }
 
 void check_scan(const Table& table, const std::vector<Entry>& entries) {
-  auto it = table.new_iterator(true);
+  auto it = table.new_iterator({});
   it->seek_to_first();
   for (const Entry& e : entries) {
     REQUIRE(it->valid());
@@ -118,7 +120,7 @@ TEST_CASE("table: every compression reads back entries, lookups and seeks") {
     for (size_t i = 0; i < entries.size(); ++i) {
       ParsedInternalKey p;
       REQUIRE(parse_internal_key(entries[i].ikey, &p));
-      auto r = table->get(LookupKey(p.user_key, p.sequence), true, &value);
+      auto r = table->get(LookupKey(p.user_key, p.sequence), {}, &value);
       REQUIRE(r.ok());
       CHECK(r.value().sequence == p.sequence);
       if (p.type == ValueType::kValue) {
@@ -128,17 +130,17 @@ TEST_CASE("table: every compression reads back entries, lookups and seeks") {
         CHECK(r.value().kind == LookupResult::Kind::kDeleted);
       }
     }
-    auto absent = table->get(LookupKey(user_key(7), kMaxSequenceNumber), true, &value);
+    auto absent = table->get(LookupKey(user_key(7), kMaxSequenceNumber), {}, &value);
     REQUIRE(absent.ok());
     CHECK(absent.value().kind == LookupResult::Kind::kNotFound);
-    auto too_old = table->get(LookupKey(user_key(0), 1), true, &value);
+    auto too_old = table->get(LookupKey(user_key(0), 1), {}, &value);
     REQUIRE(too_old.ok());
     CHECK(too_old.value().kind == LookupResult::Kind::kNotFound);
-    auto past_end = table->get(LookupKey("zzz", kMaxSequenceNumber), true, &value);
+    auto past_end = table->get(LookupKey("zzz", kMaxSequenceNumber), {}, &value);
     REQUIRE(past_end.ok());
     CHECK(past_end.value().kind == LookupResult::Kind::kNotFound);
 
-    auto it = table->new_iterator(true);
+    auto it = table->new_iterator({});
     LookupKey odd(user_key(101), kMaxSequenceNumber);  // between k000100 and k000102
     it->seek(odd.internal_key());
     REQUIRE(it->valid());
@@ -182,7 +184,7 @@ TEST_CASE("table: range tombstones and the bloom filter") {
 TEST_CASE("table: an empty table and a table on a real file") {
   std::string empty_bytes = build_table({}, small_blocks(Compression::kNone), false);
   auto empty = open_bytes(empty_bytes);
-  auto it = empty->new_iterator(true);
+  auto it = empty->new_iterator({});
   it->seek_to_first();
   CHECK_FALSE(it->valid());
   CHECK(it->status().ok());
@@ -222,7 +224,7 @@ TEST_CASE("table: a damaged byte anywhere is reported as corruption") {
         continue;
       }
       // Metadata is intact: a data block is damaged. What comes before it is right.
-      auto it = table.value()->new_iterator(true);
+      auto it = table.value()->new_iterator({});
       size_t n = 0;
       for (it->seek_to_first(); it->valid(); it->next()) {
         REQUIRE(n < entries.size());
@@ -240,6 +242,60 @@ TEST_CASE("table: files that are not tables are rejected") {
     auto table = Table::open(std::make_unique<StringRandomAccessFile>(bytes), "junk");
     CHECK(table.status().code() == StatusCode::kCorruption);
   }
+}
+
+}  // namespace
+}  // namespace weaseldb::storage
+
+namespace weaseldb::storage {
+namespace {
+
+TEST_CASE("block cache: tables share it, hits skip the file, LRU evicts past capacity") {
+  auto entries = make_entries(400, 5);
+  std::string bytes = build_table(entries, small_blocks(Compression::kLz4));
+  TableContext context;
+  context.cache = std::make_shared<BlockCache>(size_t{1} << 20);
+  context.bytes_read = std::make_shared<std::atomic<uint64_t>>(0);
+  auto table = Table::open(std::make_unique<StringRandomAccessFile>(bytes), "c.sst", context);
+  REQUIRE(table.ok());
+  check_scan(*table.value(), entries);
+  uint64_t misses = context.cache->misses();
+  uint64_t read = context.bytes_read->load();
+  CHECK(misses > 0);
+  CHECK(read > 0);
+  check_scan(*table.value(), entries);  // now all from the cache
+  CHECK(context.cache->misses() == misses);
+  CHECK(context.cache->hits() > 0);
+  CHECK(context.bytes_read->load() == read);
+
+  // A second table never sees the first one's blocks (distinct ids, same offsets).
+  std::string other_bytes = build_table(make_entries(400, 6), small_blocks(Compression::kLz4));
+  auto other = Table::open(std::make_unique<StringRandomAccessFile>(other_bytes), "d.sst", context);
+  REQUIRE(other.ok());
+  check_scan(*other.value(), make_entries(400, 6));
+
+  // fill_cache = false reads without caching.
+  TableContext quiet{std::make_shared<BlockCache>(size_t{1} << 20), nullptr};
+  auto t3 = Table::open(std::make_unique<StringRandomAccessFile>(bytes), "e.sst", quiet);
+  REQUIRE(t3.ok());
+  BlockReadOptions no_fill;
+  no_fill.fill_cache = false;
+  auto it = t3.value()->new_iterator(no_fill);
+  for (it->seek_to_first(); it->valid(); it->next()) {
+  }
+  CHECK(quiet.cache->usage_bytes() == 0);
+
+  BlockCache tiny(BlockCache::kShards * 3000);
+  for (uint64_t offset = 0; offset < 200; ++offset) {
+    BlockBuilder builder(16);
+    std::string key;
+    append_internal_key(&key, user_key(offset), 1, ValueType::kValue);
+    builder.add(key, std::string(1000, 'v'));
+    tiny.insert(7, offset, Block::parse(std::string(builder.finish())).value());
+  }
+  CHECK(tiny.usage_bytes() <= BlockCache::kShards * 3000);
+  CHECK(tiny.lookup(7, 199) != nullptr);  // the newest survive
+  CHECK(tiny.lookup(8, 199) == nullptr);
 }
 
 }  // namespace

@@ -115,7 +115,9 @@ TEST_CASE("internal keys: user key ascending, then newest first") {
 TEST_CASE("internal keys: separators are short and stay between their bounds") {
   std::vector<std::pair<std::string, std::string>> pairs = {
       {"abcdefgh", "abzz"}, {"abc", "abcdef"}, {"a\xff\xff", "b"}, {"x", "y"}, {"", "a"}};
-  for (auto& [lo, hi] : pairs) {
+  for (const auto& pair : pairs) {
+    const std::string& lo = pair.first;  // not a structured binding: INFO captures it
+    const std::string& hi = pair.second;
     std::string start = ikey(lo, 10, ValueType::kValue);
     std::string limit = ikey(hi, 20, ValueType::kValue);
     std::string sep = start;
