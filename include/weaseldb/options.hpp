@@ -74,6 +74,11 @@ struct Options {
   uint32_t level_size_multiplier = 10;
   uint32_t max_levels = 7;
   uint32_t max_open_files = 1000;
+
+  // Pins history from this sequence at open, as DB::set_history_floor() would, but before any
+  // compaction can run (the floor is not persisted: a reader that needs old versions passes
+  // its floor at every open). invalid_argument if compaction already dropped history above it.
+  std::optional<SequenceNumber> history_floor;
 };
 
 struct ReadOptions {

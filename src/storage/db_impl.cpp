@@ -89,22 +89,26 @@ Status DBImpl::open() {
     if (!s.ok()) return s;
   }
   next_file_number_ = state.next_file_number;
-  if (mem->entry_count() + mem->range_tombstone_count() > 0) {
-    Result<std::optional<LiveTable>> table = write_table(*mem, next_file_number_++);
-    if (!table.ok()) return table.status();
-    state.tables.insert(state.tables.begin(), table.value()->meta);
-    tables_.insert(tables_.begin(), *table.value());
+  compaction_floor_ = state.compaction_floor;
+  if (options_.history_floor) {
+    if (*options_.history_floor < compaction_floor_) {
+      return Status::invalid_argument("Options::history_floor: history below " +
+                                      std::to_string(compaction_floor_) +
+                                      " may already be compacted away");
+    }
+    history_floor_ = options_.history_floor;
   }
+  Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *mem);
+  if (!table.ok()) return table.status();
+  if (table.value()) level0_.insert(level0_.begin(), *table.value());
   wal_number_ = next_file_number_++;
   s = start_wal(wal_number_);
   if (!s.ok()) return s;
-  state.next_file_number = next_file_number_;
-  state.last_sequence = max_sequence;
-  state.log_number = wal_number_;
-  s = write_manifest(path_, state);
-  if (!s.ok()) return s;
   log_number_ = wal_number_;
   flushed_sequence_ = max_sequence;
+  state = manifest_state();
+  s = write_manifest(path_, state);
+  if (!s.ok()) return s;
   last_sequence_.store(max_sequence, std::memory_order_release);
   remove_obsolete_files(state);
 
@@ -148,7 +152,16 @@ Status DBImpl::open_tables(const ManifestState& state) {
     }
     auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_);
     if (!table.ok()) return table.status();
-    tables_.push_back({meta, std::move(table).value()});
+    if (meta.level > 1) return Status::corruption(path_ + ": MANIFEST: table in level " + std::to_string(meta.level));
+    (meta.level == 0 ? level0_ : level1_).push_back({meta, std::move(table).value()});
+  }
+  std::sort(level1_.begin(), level1_.end(), [](const LiveTable& a, const LiveTable& b) {
+    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
+  });
+  for (size_t i = 1; i < level1_.size(); ++i) {
+    if (compare_internal_keys(level1_[i - 1].meta.largest, level1_[i].meta.smallest) >= 0) {
+      return Status::corruption(path_ + ": MANIFEST: level 1 tables overlap");
+    }
   }
   return {};
 }
@@ -215,38 +228,16 @@ void DBImpl::remove_obsolete_files(const ManifestState& state) {
   }
 }
 
-Result<std::optional<DBImpl::LiveTable>> DBImpl::write_table(const MemTable& mem,
-                                                             uint64_t number) {
-  if (mem.entry_count() + mem.range_tombstone_count() == 0) return std::optional<LiveTable>();
-  std::string path = table_path(path_, number);
-  auto file = open_writable_file(path);
-  if (!file.ok()) return file.status();
-  TableBuilder builder(table_options_, file.value().get());
-  auto points = mem.new_iterator();
-  for (points->seek_to_first(); points->valid(); points->next()) {
-    builder.add(points->key(), points->value());
-  }
-  auto ranges = mem.new_range_tombstone_iterator();
-  for (ranges->seek_to_first(); ranges->valid(); ranges->next()) {
-    builder.add_range_tombstone(ranges->key(), ranges->value());
-  }
-  Status s = builder.finish();
-  if (s.ok()) s = file.value()->sync();
-  Status closed = file.value()->close();
-  if (s.ok()) s = closed;
-  if (!s.ok()) {
-    (void)remove_file(path);
-    return s;
-  }
-  counters_.table_bytes_written.fetch_add(builder.file_bytes(), std::memory_order_relaxed);
-  auto reader = open_random_access_file(path);
-  if (!reader.ok()) return reader.status();
-  auto table = Table::open(std::move(reader).value(), table_name(number), table_context_);
-  if (!table.ok()) return table.status();
-  LiveTable live;
-  live.meta = {0, number, builder.file_bytes(), builder.smallest_key(), builder.largest_key()};
-  live.table = std::move(table).value();
-  return std::optional<LiveTable>(std::move(live));
+TableSink DBImpl::table_sink() {
+  TableSink sink;
+  sink.dir = path_;
+  sink.options = table_options_;
+  sink.context = table_context_;
+  sink.new_file_number = [this] {
+    std::lock_guard lock(mu_);
+    return next_file_number_++;
+  };
+  return sink;
 }
 
 Status DBImpl::close() { return close_impl(false); }
@@ -264,6 +255,7 @@ Status DBImpl::close_impl(bool force) {
   progress_cv_.wait(lock, [&] { return immutables_.empty() || !background_error_.ok(); });
   closed_ = true;
   background_cv_.notify_all();
+  progress_cv_.notify_all();
   lock.unlock();
   if (background_.joinable()) background_.join();
   Status s = background_error_;
@@ -279,6 +271,7 @@ Status DBImpl::close_impl(bool force) {
 Statistics DBImpl::statistics() const {
   Statistics st;
   st.flushes = counters_.flushes.load(std::memory_order_relaxed);
+  st.compactions = counters_.compactions.load(std::memory_order_relaxed);
   st.wal_bytes_written = counters_.wal_bytes_written.load(std::memory_order_relaxed);
   st.wal_syncs = counters_.wal_syncs.load(std::memory_order_relaxed);
   st.table_bytes_written = counters_.table_bytes_written.load(std::memory_order_relaxed);
@@ -291,8 +284,8 @@ Statistics DBImpl::statistics() const {
   std::lock_guard lock(mu_);
   st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
   st.immutable_memtables = immutables_.size();
-  st.l0_files = tables_.size();
-  st.table_files = tables_.size();
+  st.l0_files = level0_.size();
+  st.table_files = level0_.size() + level1_.size();
   return st;
 }
 

@@ -13,8 +13,10 @@
 // writes unlocked (the WAL writer, the applier and insertion into mem_, which only a leader
 // may switch). last_sequence_ is atomic for readers.
 //
-// Not done yet (issue 5): compaction (L0 grows without bound; compact_range() says so) and
-// encryption at rest.
+// Compaction is tiered at L0: past Options::l0_compaction_trigger files, all of L0 and the L1
+// files it overlaps are merged into L1, a single sorted run of disjoint files (the bottom
+// level, where tombstones are dropped). Not done yet (issue 5): levels below L1 (so every L0
+// compaction rewrites the L1 files it overlaps), encryption at rest.
 
 #include <atomic>
 #include <condition_variable>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "storage/batch_apply.hpp"
+#include "storage/compaction.hpp"
 #include "storage/file.hpp"
 #include "storage/manifest.hpp"
 #include "storage/memtable.hpp"
@@ -66,10 +69,6 @@ class DBImpl final : public DB {
 
  private:
   struct Writer;
-  struct LiveTable {
-    TableMeta meta;
-    std::shared_ptr<const Table> table;
-  };
   struct Immutable {
     std::shared_ptr<MemTable> mem;
     uint64_t wal_number;
@@ -79,7 +78,8 @@ class DBImpl final : public DB {
   struct ReadState {
     std::shared_ptr<MemTable> mem;
     std::vector<std::shared_ptr<MemTable>> immutables;  // newest first
-    std::vector<std::shared_ptr<const Table>> tables;   // L0, newest first
+    std::vector<std::shared_ptr<const Table>> level0;   // newest first
+    std::vector<LiveTable> level1;                      // sorted, disjoint
   };
   struct SnapshotList {
     std::mutex mu;
@@ -88,6 +88,7 @@ class DBImpl final : public DB {
   class SnapshotImpl;
   struct Counters {
     std::atomic<uint64_t> flushes{0};
+    std::atomic<uint64_t> compactions{0};
     std::atomic<uint64_t> wal_bytes_written{0};
     std::atomic<uint64_t> wal_syncs{0};
     std::atomic<uint64_t> table_bytes_written{0};
@@ -103,19 +104,30 @@ class DBImpl final : public DB {
   Status open_tables(const ManifestState& state);
   Status start_wal(uint64_t number);
   void remove_obsolete_files(const ManifestState& state);
-  Result<std::optional<LiveTable>> write_table(const MemTable& mem, uint64_t number);
+  TableSink table_sink();
 
   // Writes (db_write.cpp).
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
   Status flush_oldest(std::unique_lock<std::mutex>& lock);
+  bool compaction_wanted() const;
+  // db_compaction.cpp: merges L0 (and the L1 files it overlaps, or that overlap a manual
+  // request's range) into L1.
+  Status compact(std::unique_lock<std::mutex>& lock);
+  Status install_tables(std::unique_lock<std::mutex>& lock, std::vector<LiveTable> level0,
+                        std::vector<LiveTable> level1);
+  SequenceNumber history_floor_locked() const;
   void install_read_state();
   ManifestState manifest_state() const;
 
   // Reads (db_read.cpp).
-  Result<SequenceNumber> read_sequence(const ReadOptions& options) const;
-  std::shared_ptr<const ReadState> read_state() const;
+  struct ReadView {
+    SequenceNumber sequence;
+    std::shared_ptr<const ReadState> state;
+  };
+  Result<ReadView> read_view(const ReadOptions& options) const;
+  Result<SequenceNumber> read_sequence_locked(const ReadOptions& options) const;
 
   const Options options_;
   const TableOptions table_options_;
@@ -133,7 +145,17 @@ class DBImpl final : public DB {
 
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> immutables_;  // oldest first
-  std::vector<LiveTable> tables_;     // L0, newest first
+  std::vector<LiveTable> level0_;     // newest first
+  std::vector<LiveTable> level1_;     // sorted by key, disjoint
+  SequenceNumber compaction_floor_ = 0;
+  // A compact_range() request: the L1 range to rewrite too (unset bounds: unbounded).
+  struct ManualCompaction {
+    std::optional<std::string> begin;
+    std::optional<std::string> end;
+    bool done = false;
+    Status status;
+  };
+  ManualCompaction* manual_ = nullptr;
   std::shared_ptr<const ReadState> read_state_;
   uint64_t next_file_number_ = 1;
   uint64_t log_number_ = 0;

@@ -2,6 +2,7 @@
 
 #include "storage/db_impl.hpp"
 #include "storage/db_iterator.hpp"
+#include "storage/level_iterator.hpp"
 #include "storage/merging_iterator.hpp"
 
 namespace weaseldb::storage {
@@ -32,6 +33,8 @@ class DBImpl::SnapshotImpl final : public Snapshot {
 };
 
 std::shared_ptr<const Snapshot> DBImpl::snapshot() {
+  // Under mu_: a compaction computing its floor either sees this snapshot or ran before it.
+  std::lock_guard lock(mu_);
   return std::make_shared<SnapshotImpl>(latest_sequence(), snapshots_);
 }
 
@@ -40,11 +43,13 @@ SequenceNumber DBImpl::latest_sequence() const {
 }
 
 SequenceNumber DBImpl::history_floor() const {
+  std::lock_guard lock(mu_);
+  return history_floor_locked();
+}
+
+SequenceNumber DBImpl::history_floor_locked() const {
   SequenceNumber floor = latest_sequence();
-  {
-    std::lock_guard lock(mu_);
-    if (history_floor_) floor = std::min(floor, *history_floor_);
-  }
+  if (history_floor_) floor = std::min(floor, *history_floor_);
   std::lock_guard lock(snapshots_->mu);
   if (!snapshots_->live.empty()) floor = std::min(floor, *snapshots_->live.begin());
   return floor;
@@ -57,11 +62,15 @@ Status DBImpl::set_history_floor(SequenceNumber floor) {
                                     std::to_string(floor) + " < " +
                                     std::to_string(*history_floor_));
   }
+  if (floor < compaction_floor_) {
+    return Status::invalid_argument("history below " + std::to_string(compaction_floor_) +
+                                    " may already be compacted away");
+  }
   history_floor_ = floor;
   return {};
 }
 
-Result<SequenceNumber> DBImpl::read_sequence(const ReadOptions& options) const {
+Result<SequenceNumber> DBImpl::read_sequence_locked(const ReadOptions& options) const {
   if (options.snapshot) return options.snapshot->sequence();
   SequenceNumber latest = latest_sequence();
   if (!options.sequence) return latest;
@@ -70,7 +79,7 @@ Result<SequenceNumber> DBImpl::read_sequence(const ReadOptions& options) const {
     return Status::invalid_argument("read at sequence " + std::to_string(wanted) +
                                     " is past the latest, " + std::to_string(latest));
   }
-  SequenceNumber floor = history_floor();
+  SequenceNumber floor = history_floor_locked();
   if (wanted < floor) {
     return Status::invalid_argument("read at sequence " + std::to_string(wanted) +
                                     " is below the history floor, " + std::to_string(floor));
@@ -78,16 +87,21 @@ Result<SequenceNumber> DBImpl::read_sequence(const ReadOptions& options) const {
   return wanted;
 }
 
-std::shared_ptr<const DBImpl::ReadState> DBImpl::read_state() const {
+Result<DBImpl::ReadView> DBImpl::read_view(const ReadOptions& options) const {
+  // Sequence and state together: a compaction installed in between could otherwise have
+  // dropped versions the sequence needs (its floor is at most any sequence taken after it).
   std::lock_guard lock(mu_);
-  return closed_ ? nullptr : read_state_;
+  if (closed_) return Status::invalid_argument(path_ + ": the database is closed");
+  Result<SequenceNumber> sequence = read_sequence_locked(options);
+  if (!sequence.ok()) return sequence.status();
+  return ReadView{sequence.value(), read_state_};
 }
 
 Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string* value) {
-  Result<SequenceNumber> sequence = read_sequence(options);
-  if (!sequence.ok()) return sequence.status();
-  std::shared_ptr<const ReadState> state = read_state();
-  if (state == nullptr) return Status::invalid_argument(path_ + ": the database is closed");
+  Result<ReadView> view = read_view(options);
+  if (!view.ok()) return view.status();
+  const ReadState* state = view.value().state.get();
+  Result<SequenceNumber> sequence = view.value().sequence;
   LookupKey lookup(key, sequence.value());
   // Sources newest first: the newest point entry found decides, unless a range tombstone
   // seen so far (in it or a newer source) is newer still.
@@ -106,11 +120,19 @@ Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string
   for (const auto& mem : state->immutables) {
     if (auto s = search_memtable(*mem)) return *s;
   }
-  for (const auto& table : state->tables) {
-    tombstone = std::max(tombstone, table->covering_tombstone(key, sequence.value()));
-    Result<LookupResult> r = table->get(lookup, block_options(options), value);
+  auto search_table = [&](const Table& table) -> std::optional<Status> {
+    tombstone = std::max(tombstone, table.covering_tombstone(key, sequence.value()));
+    Result<LookupResult> r = table.get(lookup, block_options(options), value);
     if (!r.ok()) return r.status();
-    if (r.value().kind != LookupResult::Kind::kNotFound) return decide(r.value());
+    if (r.value().kind == LookupResult::Kind::kNotFound) return std::nullopt;
+    return decide(r.value());
+  };
+  for (const auto& table : state->level0) {
+    if (auto s = search_table(*table)) return *s;
+  }
+  // L1 files are disjoint: only one can hold the key (and the tombstones covering it).
+  if (const LiveTable* file = find_level_file(state->level1, key)) {
+    if (auto s = search_table(*file->table)) return *s;
   }
   return Status::not_found("");
 }
@@ -142,12 +164,10 @@ void collect_tombstones(InternalIterator& it, SequenceNumber sequence, RangeTomb
 }  // namespace
 
 std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
-  Result<SequenceNumber> sequence = read_sequence(options);
-  if (!sequence.ok()) return new_error_iterator(sequence.status());
-  std::shared_ptr<const ReadState> state = read_state();
-  if (state == nullptr) {
-    return new_error_iterator(Status::invalid_argument(path_ + ": the database is closed"));
-  }
+  Result<ReadView> view = read_view(options);
+  if (!view.ok()) return new_error_iterator(view.status());
+  std::shared_ptr<const ReadState> state = view.value().state;
+  Result<SequenceNumber> sequence = view.value().sequence;
   std::vector<std::unique_ptr<InternalIterator>> children;
   RangeTombstoneSet tombstones;
   auto add_memtable = [&](const MemTable& mem) {
@@ -158,11 +178,18 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   };
   add_memtable(*state->mem);
   for (const auto& mem : state->immutables) add_memtable(*mem);
-  for (const auto& table : state->tables) {
-    children.push_back(table->new_iterator(block_options(options)));
-    if (table->range_tombstone_count() > 0) {
-      collect_tombstones(*table->new_range_tombstone_iterator(), sequence.value(), &tombstones);
+  auto add_tombstones = [&](const Table& table) {
+    if (table.range_tombstone_count() > 0) {
+      collect_tombstones(*table.new_range_tombstone_iterator(), sequence.value(), &tombstones);
     }
+  };
+  for (const auto& table : state->level0) {
+    children.push_back(table->new_iterator(block_options(options)));
+    add_tombstones(*table);
+  }
+  if (!state->level1.empty()) {
+    for (const LiveTable& file : state->level1) add_tombstones(*file.table);
+    children.push_back(new_level_iterator(state->level1, block_options(options)));
   }
   tombstones.finish();
   auto pin = std::make_shared<IteratorPin>(state, live_iterators_);

@@ -137,8 +137,13 @@ Status DBImpl::make_room(std::unique_lock<std::mutex>& lock, bool force) {
   while (true) {
     if (!background_error_.ok()) return background_error_;
     bool empty = mem_->entry_count() + mem_->range_tombstone_count() == 0;
-    if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
-    if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
+    bool l0_full = level0_.size() >= options_.l0_stop_writes_trigger;
+    if (!l0_full) {
+      if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
+      if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
+    }
+    // Stalled: too many sealed memtables, or L0 too deep for reads to stay fast.
+    background_cv_.notify_one();
     auto start = std::chrono::steady_clock::now();
     progress_cv_.wait(lock);
     auto waited = std::chrono::steady_clock::now() - start;
@@ -175,7 +180,8 @@ void DBImpl::install_read_state() {
   for (auto it = immutables_.rbegin(); it != immutables_.rend(); ++it) {
     state->immutables.push_back(it->mem);
   }
-  for (const LiveTable& t : tables_) state->tables.push_back(t.table);
+  for (const LiveTable& t : level0_) state->level0.push_back(t.table);
+  state->level1 = level1_;
   read_state_ = std::move(state);
 }
 
@@ -184,7 +190,12 @@ ManifestState DBImpl::manifest_state() const {
   state.next_file_number = next_file_number_;
   state.last_sequence = flushed_sequence_;
   state.log_number = log_number_;
-  for (const LiveTable& t : tables_) state.tables.push_back(t.meta);
+  state.compaction_floor = compaction_floor_;
+  for (const LiveTable& t : level0_) state.tables.push_back(t.meta);
+  for (const LiveTable& t : level1_) {
+    state.tables.push_back(t.meta);
+    state.tables.back().level = 1;
+  }
   return state;
 }
 
@@ -192,26 +203,35 @@ void DBImpl::background_loop() {
   std::unique_lock lock(mu_);
   while (true) {
     background_cv_.wait(lock, [&] {
-      return closed_ || (!immutables_.empty() && background_error_.ok());
+      return closed_ ||
+             (background_error_.ok() && (!immutables_.empty() || compaction_wanted()));
     });
     if (closed_) return;
-    Status s = flush_oldest(lock);
+    // Flushes first: they free writers; compaction runs between them.
+    Status s = !immutables_.empty() ? flush_oldest(lock) : compact(lock);
     if (!s.ok() && background_error_.ok()) background_error_ = s;
     progress_cv_.notify_all();
   }
 }
 
+bool DBImpl::compaction_wanted() const {
+  return manual_ != nullptr || level0_.size() >= options_.l0_compaction_trigger;
+}
+
 // Writes the oldest sealed memtable to an L0 table and records it; mu_ is held on entry and
-// exit, released for the I/O. Only this thread changes tables_ and the manifest after open.
+// exit, released for the I/O. Only this thread changes the table set and the manifest after
+// open.
 Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   Immutable oldest = immutables_.front();
-  uint64_t number = next_file_number_++;
   lock.unlock();
-  Result<std::optional<LiveTable>> table = write_table(*oldest.mem, number);
+  Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *oldest.mem);
   lock.lock();
   if (!table.ok()) return table.status();
-  std::vector<LiveTable> previous = tables_;
-  if (table.value()) tables_.insert(tables_.begin(), *table.value());
+  std::vector<LiveTable> previous = level0_;
+  if (table.value()) {
+    level0_.insert(level0_.begin(), *table.value());
+    counters_.table_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
+  }
   uint64_t previous_log = log_number_;
   SequenceNumber previous_flushed = flushed_sequence_;
   log_number_ = immutables_.size() > 1 ? immutables_[1].wal_number : wal_number_;
@@ -221,9 +241,11 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   Status s = write_manifest(path_, state);
   lock.lock();
   if (!s.ok()) {
-    tables_ = std::move(previous);
+    level0_ = std::move(previous);
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
+    install_read_state();  // a memtable seal may have published the new set meanwhile
+    (void)remove_file(table_path(path_, table.value() ? table.value()->meta.number : 0));
     return s;
   }
   immutables_.pop_front();
@@ -254,8 +276,29 @@ Status DBImpl::flush() {
   return background_error_;
 }
 
-Status DBImpl::compact_range(std::optional<std::string_view>, std::optional<std::string_view>) {
-  return Status::invalid_argument("compaction is not implemented yet");
+Status DBImpl::compact_range(std::optional<std::string_view> begin,
+                             std::optional<std::string_view> end) {
+  if (begin && end && *begin >= *end) {
+    return Status::invalid_argument("compact_range needs begin < end");
+  }
+  Status s = flush();
+  if (!s.ok()) return s;
+  ManualCompaction request;
+  if (begin) request.begin = std::string(*begin);
+  if (end) request.end = std::string(*end);
+  std::unique_lock lock(mu_);
+  // One manual request at a time; the background thread clears manual_ when done.
+  progress_cv_.wait(lock, [&] { return manual_ == nullptr || !background_error_.ok(); });
+  if (!background_error_.ok()) return background_error_;
+  manual_ = &request;
+  background_cv_.notify_one();
+  progress_cv_.wait(lock, [&] { return request.done || !background_error_.ok() || closed_; });
+  if (!request.done) {
+    manual_ = nullptr;
+    return background_error_.ok() ? Status::invalid_argument(path_ + ": closed during compaction")
+                                  : background_error_;
+  }
+  return request.status;
 }
 
 }  // namespace weaseldb::storage

@@ -53,6 +53,7 @@ std::string encode_manifest(const ManifestState& state) {
   append_varint(&body, state.next_file_number);
   append_varint(&body, state.last_sequence);
   append_varint(&body, state.log_number);
+  append_varint(&body, state.compaction_floor);
   append_varint(&body, state.tables.size());
   for (const TableMeta& t : state.tables) {
     append_varint(&body, t.level);
@@ -90,7 +91,7 @@ Result<ManifestState> decode_manifest(std::string_view bytes) {
   uint64_t count = 0;
   bool ok = get_varint64(&body, &state.next_file_number) &&
             get_varint64(&body, &state.last_sequence) && get_varint64(&body, &state.log_number) &&
-            get_varint64(&body, &count) && count <= body.size();
+            get_varint64(&body, &state.compaction_floor) && get_varint64(&body, &count) && count <= body.size();
   for (uint64_t i = 0; ok && i < count; ++i) {
     TableMeta t;
     uint32_t level = 0;

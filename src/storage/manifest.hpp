@@ -9,7 +9,7 @@
 //
 // Format: fixed64 magic | fixed32 version | fixed32 body length | body | fixed64 XXH3(body)
 // body: varint64 next_file_number | varint64 last_sequence | varint64 log_number
-//       | varint32 table count | per table: varint32 level | varint64 number | varint64 bytes
+//       | varint64 compaction_floor | varint32 table count | per table: varint32 level | varint64 number | varint64 bytes
 //         | length-prefixed smallest internal key | length-prefixed largest internal key
 //
 // Ownership: plain values and functions.
@@ -36,6 +36,9 @@ struct ManifestState {
   SequenceNumber last_sequence = 0;
   // WAL files numbered below this hold nothing that is not in a table.
   uint64_t log_number = 0;
+  // The highest history floor a compaction used: history below it may be gone, so
+  // DB::set_history_floor() refuses to go lower.
+  SequenceNumber compaction_floor = 0;
   // Level 0 newest first, then deeper levels.
   std::vector<TableMeta> tables;
 };

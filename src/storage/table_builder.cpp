@@ -60,6 +60,11 @@ void TableBuilder::add_range_tombstone(std::string_view begin_internal_key,
   WEASEL_ASSERT(!closed_);
   if (!status_.ok()) return;
   note_key(begin_internal_key);
+  // The file's range reaches the tombstone's end (exclusive): a sentinel that sorts before
+  // every real entry of that user key stands for it.
+  std::string end_sentinel(end_user_key);
+  append_fixed64(&end_sentinel, pack_trailer(kMaxSequenceNumber, kTypeForSeek));
+  note_key(end_sentinel);
   ++range_tombstones_;
   range_del_block_.add(begin_internal_key, end_user_key);
 }

@@ -47,7 +47,8 @@ class TableBuilder {
   uint64_t entries() const { return entries_; }
   uint64_t range_tombstones() const { return range_tombstones_; }
   uint64_t file_bytes() const { return offset_; }
-  // Smallest and largest internal keys over entries and range tombstone begins.
+  // Smallest and largest internal keys over entries and range tombstones (a tombstone's end
+  // counts as (end, kMaxSequenceNumber, kTypeForSeek): the range reaches up to it).
   const std::string& smallest_key() const { return smallest_; }
   const std::string& largest_key() const { return largest_; }
 

@@ -150,8 +150,8 @@ TEST_CASE("db: iterators seek, step both ways and respect bounds") {
   it.reset();
 
   ReadOptions bounded;
-  bounded.lower_bound = "c";
-  bounded.upper_bound = "g";
+  bounded.lower_bound.emplace("c");
+  bounded.upper_bound.emplace("g");
   test::Model expected{{"c", "v"}, {"d", "v"}, {"f", "v"}};
   CHECK(scan(*db, bounded) == expected);
   CHECK(scan_backward(*db, bounded) == expected);
@@ -250,7 +250,7 @@ TEST_CASE("db: typed errors for misuse") {
   Options exists = options;
   exists.error_if_exists = true;
   CHECK(DB::open(exists, dir.sub("db")).status().code() == StatusCode::kBusy);
-  CHECK(db->compact_range(std::nullopt, std::nullopt).code() == StatusCode::kInvalidArgument);
+  CHECK(db->compact_range("b", "a").code() == StatusCode::kInvalidArgument);
   CHECK(db->put({}, std::string(kMaxKeyBytes + 1, 'k'), "v").code() ==
         StatusCode::kInvalidArgument);
 
@@ -267,6 +267,105 @@ TEST_CASE("db: typed errors for misuse") {
   CHECK(DB::open(exists, dir.sub("db")).status().code() == StatusCode::kInvalidArgument);
   auto again = open_db(dir.sub("db"), options);  // the lock was released
   REQUIRE(again->close().ok());
+}
+
+TEST_CASE("db: compaction keeps L0 short, drops what no reader can see, keeps snapshots") {
+  test::TempDir dir;
+  Options options = test::small_options();
+  options.l0_compaction_trigger = 2;
+  options.l0_stop_writes_trigger = 4;
+  options.target_file_bytes = 32 << 10;  // several L1 files
+  options.compression = Compression::kNone;  // sizes below are about raw bytes
+  auto db = open_db(dir.sub("db"), options);
+  test::Model model;
+  std::string big(200, 'x');
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 400; ++i) {
+      std::string key = test::numbered("key", i);
+      std::string value = big + test::numbered("r", round);
+      REQUIRE(db->put({}, key, value).ok());
+      model[key] = value;
+    }
+  }
+  auto snap = db->snapshot();
+  test::Model at_snap = model;
+  REQUIRE(db->delete_range({}, "key1", "key3").ok());
+  for (auto it = model.begin(); it != model.end();) {
+    it = it->first >= "key1" && it->first < "key3" ? model.erase(it) : std::next(it);
+  }
+  REQUIRE(db->del({}, "key5").ok());
+  model.erase("key5");
+  REQUIRE(db->compact_range(std::nullopt, std::nullopt).ok());
+  Statistics st = db->statistics();
+  CHECK(st.compactions > 0);
+  CHECK(st.l0_files == 0);
+  CHECK(st.table_files > 1);
+  CHECK(scan(*db) == model);
+  CHECK(scan_backward(*db) == model);
+  ReadOptions r;
+  r.snapshot = snap;
+  CHECK(scan(*db, r) == at_snap);  // the snapshot pinned the overwritten versions
+  CHECK(get_or(*db, "key10", r) == at_snap["key10"]);
+
+  snap.reset();  // now nothing needs the old versions: they and the tombstones go
+  uint64_t files_before = st.table_files;
+  REQUIRE(db->compact_range(std::nullopt, std::nullopt).ok());
+  CHECK(scan(*db) == model);
+  CHECK(db->statistics().table_files <= files_before);
+  uint64_t live_bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.sub("db"))) {
+    if (e.path().extension() == ".sst") live_bytes += std::filesystem::file_size(e.path());
+  }
+  // 10 rounds of versions of 400 keys, about 1/4 deleted: what is left is about one round.
+  CHECK(live_bytes < 400 * 260);
+  CHECK(db->set_history_floor(1).code() == StatusCode::kInvalidArgument);
+  REQUIRE(db->close().ok());
+
+  auto reopened = open_db(dir.sub("db"), options);
+  CHECK(scan(*reopened) == model);
+  Options too_old = options;
+  too_old.history_floor = 1;
+  REQUIRE(reopened->close().ok());
+  CHECK(DB::open(too_old, dir.sub("db")).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("db: a manual compaction apart from L0's range keeps L1 disjoint") {
+  test::TempDir dir;
+  Options options = test::small_options();
+  options.l0_compaction_trigger = 100;  // only manual compactions
+  options.l0_stop_writes_trigger = 200;
+  options.target_file_bytes = 8 << 10;
+  options.compression = Compression::kNone;
+  auto db = open_db(dir.sub("db"), options);
+  test::Model model;
+  for (char prefix = 'a'; prefix <= 'z'; ++prefix) {
+    for (int i = 0; i < 60; ++i) {
+      char prefixed[3] = {prefix, '/', '\0'};
+      std::string key = test::numbered(prefixed, i);
+      REQUIRE(db->put({}, key, std::string(100, prefix)).ok());
+      model[key] = std::string(100, prefix);
+    }
+  }
+  REQUIRE(db->compact_range(std::nullopt, std::nullopt).ok());
+  uint64_t l1_files = db->statistics().table_files;
+  CHECK(l1_files > 10);
+  // An L0 file at the top of the key space, and a manual range at the bottom: the L1 files
+  // in between must join the compaction, or its outputs would straddle them.
+  REQUIRE(db->put({}, "y/new", "y").ok());
+  REQUIRE(db->delete_range({}, "x/", "x/3").ok());
+  model.emplace("y/new", "y");
+  for (auto it = model.begin(); it != model.end();) {
+    it = it->first >= "x/" && it->first < "x/3" ? model.erase(it) : std::next(it);
+  }
+  REQUIRE(db->flush().ok());
+  REQUIRE(db->compact_range("b", "c").ok());
+  CHECK(scan(*db) == model);
+  CHECK(scan_backward(*db) == model);
+  CHECK(get_or(*db, "m/7") == std::string(100, 'm'));
+  CHECK(get_or(*db, "x/25") == "<none>");
+  REQUIRE(db->close().ok());
+  auto reopened = open_db(dir.sub("db"), options);  // open checks L1 is disjoint
+  CHECK(scan(*reopened) == model);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// DB under concurrent writers (group commit, every durability mode, flush requests in between)
-// and readers (snapshots, scans, gets): every read sees whole writes, in each writer's order.
+// DB under concurrent writers (group commit, every durability mode, flush and compaction
+// requests in between, background compactions) and readers (snapshots, scans, gets): every read sees whole writes, in each writer's order.
 // Run under TSan (label concurrency).
 
 #include <doctest/doctest.h>
@@ -44,6 +44,8 @@ bool view_is_consistent(const test::Model& view) {
 TEST_CASE("db concurrency: writers, flushes and readers") {
   test::TempDir dir;
   Options options = test::small_options();
+  options.l0_compaction_trigger = 2;  // compactions race the readers and their snapshots
+  options.target_file_bytes = 64 << 10;
   auto db = test::open_db(dir.sub("db"), options);
   std::atomic<int> writers_left{kWriters};
   std::atomic<bool> failed{false};
@@ -66,6 +68,7 @@ TEST_CASE("db concurrency: writers, flushes and readers") {
     start.arrive_and_wait();
     for (int i = 0; i < 5 && !failed; ++i) {
       if (!db->flush().ok()) failed = true;
+      if (i == 2 && !db->compact_range(std::nullopt, std::nullopt).ok()) failed = true;
     }
   };
   auto reader = [&] {

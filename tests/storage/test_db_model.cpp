@@ -24,13 +24,37 @@ struct Harness {
   // Model copies at some past sequences, read back with ReadOptions::sequence.
   std::vector<std::pair<SequenceNumber, Model>> history;
 
-  explicit Harness(uint64_t seed) : rng(seed) { reopen(); }
+  // With a moving floor, history older than the oldest kept model copy may be compacted
+  // away; without, the floor stays at 0 and compaction keeps every version.
+  bool moving_floor;
+
+  Harness(uint64_t seed, bool moving) : rng(seed), moving_floor(moving) {
+    options.l0_compaction_trigger = 3;
+    options.l0_stop_writes_trigger = 6;
+    options.target_file_bytes = 48 << 10;
+    reopen();
+  }
+
+  SequenceNumber floor() const {
+    if (!moving_floor) return 0;
+    return history.empty() ? db->latest_sequence() : history.front().first;
+  }
 
   void reopen() {
-    if (db) REQUIRE(db->close().ok());
+    if (db) {
+      options.history_floor = floor();
+      REQUIRE(db->close().ok());
+    } else {
+      options.history_floor = 0;
+    }
     db.reset();
     db = test::open_db(dir.sub("db"), options);
-    REQUIRE(db->set_history_floor(0).ok());  // no compaction yet: all history is there
+  }
+
+  void remember() {
+    if (history.size() >= 4) history.erase(history.begin());
+    history.emplace_back(db->latest_sequence(), model);
+    if (moving_floor) REQUIRE(db->set_history_floor(history.front().first).ok());
   }
 
   std::string key() { return test::numbered("k", rng() % 200); }
@@ -123,9 +147,10 @@ struct Harness {
 };
 
 TEST_CASE("db model: random operations agree with a std::map") {
-  for (uint64_t seed : {1, 2}) {
-    INFO("seed " << seed);
-    Harness h(seed);
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    bool moving = seed % 2 == 0;
+    INFO("seed " << seed << std::string(moving ? ", moving history floor" : ", all history kept"));
+    Harness h(seed, moving);
     for (int step = 0; step < 2000; ++step) {
       uint64_t dice = h.rng() % 1000;
       if (dice < 850) {
@@ -137,11 +162,13 @@ TEST_CASE("db model: random operations agree with a std::map") {
       } else if (dice < 950) {
         h.check_scans();
       } else if (dice < 965) {
-        if (h.history.size() >= 4) h.history.erase(h.history.begin());
-        h.history.emplace_back(h.db->latest_sequence(), h.model);
+        h.remember();
       } else if (dice < 972) {
-        // Without compaction (not written yet) every flush adds an L0 table to every read.
-        if (h.rng() % 2 == 0) REQUIRE(h.db->flush().ok());
+        if (h.rng() % 3 == 0) {
+          REQUIRE(h.db->compact_range(std::nullopt, std::nullopt).ok());
+        } else {
+          REQUIRE(h.db->flush().ok());
+        }
       } else if (dice < 992) {
         h.check_history();
       } else {
@@ -151,7 +178,11 @@ TEST_CASE("db model: random operations agree with a std::map") {
     }
     h.check_scans();
     h.check_history();
-    CHECK(h.db->statistics().l0_files > 0);  // tables were written and are read
+    REQUIRE(h.db->compact_range(std::nullopt, std::nullopt).ok());
+    CHECK(h.db->statistics().compactions > 0);
+    CHECK(h.db->statistics().l0_files == 0);
+    h.check_scans();
+    h.check_history();  // tables were written and are read
     h.reopen();
     h.check_scans();
     h.check_history();
