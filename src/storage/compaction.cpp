@@ -1,0 +1,222 @@
+#include "storage/compaction.hpp"
+
+#include <algorithm>
+
+#include "storage/merging_iterator.hpp"
+#include "storage/range_tombstones.hpp"
+
+namespace weaseldb::storage {
+
+namespace {
+
+// One output file being written.
+class OutputFile {
+ public:
+  explicit OutputFile(const TableSink& sink) : sink_(sink) {}
+
+  Status open() {
+    number_ = sink_.new_file_number();
+    path_ = table_path(sink_.dir, number_);
+    auto file = open_writable_file(path_);
+    if (!file.ok()) return file.status();
+    file_ = std::move(file).value();
+    builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get());
+    return {};
+  }
+
+  TableBuilder& builder() { return *builder_; }
+
+  Result<LiveTable> finish() {
+    Status s = builder_->finish();
+    if (s.ok()) s = file_->sync();
+    Status closed = file_->close();
+    if (s.ok()) s = closed;
+    if (!s.ok()) {
+      (void)remove_file(path_);
+      return s;
+    }
+    auto reader = open_random_access_file(path_);
+    if (!reader.ok()) return reader.status();
+    auto table = Table::open(std::move(reader).value(), table_name(number_), sink_.context);
+    if (!table.ok()) return table.status();
+    LiveTable live;
+    live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),
+                 builder_->largest_key()};
+    live.table = std::move(table).value();
+    return live;
+  }
+
+  void abandon() {
+    if (builder_) builder_->abandon();
+    if (file_) (void)file_->close();
+    (void)remove_file(path_);
+  }
+
+ private:
+  const TableSink& sink_;
+  uint64_t number_ = 0;
+  std::string path_;
+  std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<TableBuilder> builder_;
+};
+
+struct Tombstone {
+  std::string begin;
+  std::string end;
+  SequenceNumber sequence;
+};
+
+std::vector<Tombstone> read_tombstones(const std::vector<std::shared_ptr<const Table>>& inputs,
+                                       Status* status) {
+  std::vector<Tombstone> out;
+  for (const auto& table : inputs) {
+    auto it = table->new_range_tombstone_iterator();
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      ParsedInternalKey k;
+      if (!parse_internal_key(it->key(), &k)) {
+        *status = Status::corruption(table->name() + ": bad range tombstone");
+        return {};
+      }
+      out.push_back({std::string(k.user_key), std::string(it->value()), k.sequence});
+    }
+  }
+  return out;
+}
+
+// Adds the tombstones' pieces inside [lo, hi) (unbounded when empty optionals) to a file,
+// merging pieces that clipping made share a begin and a sequence.
+void add_clipped(TableBuilder& builder, const std::vector<Tombstone>& tombstones,
+                 const std::optional<std::string>& lo, const std::optional<std::string>& hi) {
+  std::vector<Tombstone> pieces;
+  for (const Tombstone& t : tombstones) {
+    std::string begin = lo && t.begin < *lo ? *lo : t.begin;
+    std::string end = hi && t.end > *hi ? *hi : t.end;
+    if (begin < end) pieces.push_back({std::move(begin), std::move(end), t.sequence});
+  }
+  std::sort(pieces.begin(), pieces.end(), [](const Tombstone& a, const Tombstone& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.sequence > b.sequence;
+  });
+  std::string key;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    std::string end = pieces[i].end;
+    while (i + 1 < pieces.size() && pieces[i + 1].begin == pieces[i].begin &&
+           pieces[i + 1].sequence == pieces[i].sequence) {
+      end = std::max(end, pieces[++i].end);
+    }
+    key.clear();
+    append_internal_key(&key, pieces[i].begin, pieces[i].sequence, ValueType::kRangeDeletion);
+    builder.add_range_tombstone(key, end);
+  }
+}
+
+}  // namespace
+
+Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, const MemTable& mem) {
+  if (mem.entry_count() + mem.range_tombstone_count() == 0) return std::optional<LiveTable>();
+  OutputFile out(sink);
+  Status s = out.open();
+  if (!s.ok()) return s;
+  auto points = mem.new_iterator();
+  for (points->seek_to_first(); points->valid(); points->next()) {
+    out.builder().add(points->key(), points->value());
+  }
+  auto ranges = mem.new_range_tombstone_iterator();
+  for (ranges->seek_to_first(); ranges->valid(); ranges->next()) {
+    out.builder().add_range_tombstone(ranges->key(), ranges->value());
+  }
+  Result<LiveTable> table = out.finish();
+  if (!table.ok()) return table.status();
+  return std::optional<LiveTable>(std::move(table).value());
+}
+
+Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
+                                              const std::vector<std::shared_ptr<const Table>>& inputs,
+                                              SequenceNumber smallest_snapshot,
+                                              uint64_t target_file_bytes, CompactionStats* stats) {
+  Status s;
+  std::vector<Tombstone> all = read_tombstones(inputs, &s);
+  if (!s.ok()) return s;
+  // Tombstones every reader sees hide what they cover and then go; the others stay.
+  RangeTombstoneSet settled;
+  std::vector<Tombstone> kept;
+  for (Tombstone& t : all) {
+    if (t.sequence <= smallest_snapshot) {
+      settled.add(t.begin, t.end, t.sequence);
+      ++stats->dropped_tombstones;
+    } else {
+      kept.push_back(std::move(t));
+    }
+  }
+  settled.finish();
+
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  // Compaction reads every block once: no point filling the cache with them.
+  BlockReadOptions read{true, false};
+  for (const auto& table : inputs) children.push_back(table->new_iterator(read));
+  auto merged = new_merging_iterator(std::move(children));
+
+  std::vector<LiveTable> outputs;
+  std::unique_ptr<OutputFile> current;
+  std::optional<std::string> lower;  // the current file's range starts here
+  std::string user_key;
+  bool has_user_key = false;
+  SequenceNumber newer_sequence = 0;  // of the previous (newer) version of user_key
+  auto finish_current = [&](const std::optional<std::string>& upper) -> Status {
+    add_clipped(current->builder(), kept, lower, upper);
+    Result<LiveTable> done = current->finish();
+    current.reset();
+    if (!done.ok()) return done.status();
+    stats->bytes_written += done.value().meta.bytes;
+    outputs.push_back(std::move(done).value());
+    lower = upper;
+    return {};
+  };
+  auto fail = [&](Status status) {
+    if (current) current->abandon();
+    for (const LiveTable& t : outputs) (void)remove_file(table_path(sink.dir, t.meta.number));
+    return status;
+  };
+
+  for (merged->seek_to_first(); merged->valid(); merged->next()) {
+    ParsedInternalKey k;
+    if (!parse_internal_key(merged->key(), &k)) return fail(Status::corruption("bad key in compaction"));
+    ++stats->input_entries;
+    bool new_key = !has_user_key || k.user_key != user_key;
+    if (new_key) {
+      // A cut between user keys keeps every version of a key in one file.
+      if (current && current->builder().file_bytes() >= target_file_bytes) {
+        s = finish_current(std::string(k.user_key));
+        if (!s.ok()) return fail(s);
+      }
+      user_key.assign(k.user_key);
+      has_user_key = true;
+    }
+    bool drop = (!new_key && newer_sequence <= smallest_snapshot) ||
+                (k.type == ValueType::kDeletion && k.sequence <= smallest_snapshot) ||
+                (k.type == ValueType::kValue && settled.covering(k.user_key) > k.sequence);
+    newer_sequence = k.sequence;
+    if (drop) {
+      ++stats->dropped_entries;
+      continue;
+    }
+    if (!current) {
+      current = std::make_unique<OutputFile>(sink);
+      s = current->open();
+      if (!s.ok()) return fail(s);
+    }
+    current->builder().add(merged->key(), merged->value());
+  }
+  if (!merged->status().ok()) return fail(merged->status());
+  if (!current && !kept.empty()) {  // only tombstones survive
+    current = std::make_unique<OutputFile>(sink);
+    s = current->open();
+    if (!s.ok()) return fail(s);
+  }
+  if (current) {
+    s = finish_current(std::nullopt);
+    if (!s.ok()) return fail(s);
+  }
+  return outputs;
+}
+
+}  // namespace weaseldb::storage

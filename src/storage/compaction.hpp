@@ -1,0 +1,62 @@
+#pragma once
+// Writing table files: one from a memtable (a flush), or several from merged tables (a
+// compaction into the bottom level).
+//
+// Compaction rules (LevelDB's, plus range tombstones), with `smallest_snapshot` the lowest
+// sequence any reader may still use (DB::history_floor()):
+//   - of the versions of a key, one older than a newer version at or below smallest_snapshot
+//     is invisible to every reader: dropped;
+//   - a deletion at or below smallest_snapshot is dropped (the output is the bottom level:
+//     nothing older can reappear);
+//   - a value hidden by a range tombstone of the inputs whose sequence is at or below
+//     smallest_snapshot is dropped; such tombstones are then dropped too, the others kept.
+// Outputs are cut at about target_file_bytes, only between user keys, so the files of the
+// bottom level never overlap; each file gets the kept tombstones clipped to its key range
+// (the ranges of consecutive files meet at the first key of the next one).
+//
+// Ownership: LiveTable shares ownership of its open Table. Output files are synced before
+// these functions return; the caller records them in the manifest.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/manifest.hpp"
+#include "storage/memtable.hpp"
+#include "storage/table.hpp"
+#include "storage/table_builder.hpp"
+
+namespace weaseldb::storage {
+
+struct LiveTable {
+  TableMeta meta;
+  std::shared_ptr<const Table> table;
+};
+
+struct TableSink {
+  std::string dir;
+  TableOptions options;
+  TableContext context;
+  std::function<uint64_t()> new_file_number;  // called with no lock held by the caller
+};
+
+// Writes every entry and tombstone of `mem` to one L0 table; nullopt when it holds nothing.
+Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, const MemTable& mem);
+
+struct CompactionStats {
+  uint64_t input_entries = 0;
+  uint64_t dropped_entries = 0;
+  uint64_t dropped_tombstones = 0;
+  uint64_t bytes_written = 0;
+};
+
+// Merges `inputs` (tables; any order, their internal keys are distinct) into bottom-level
+// tables of about `target_file_bytes` each, ordered by key.
+Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
+                                              const std::vector<std::shared_ptr<const Table>>& inputs,
+                                              SequenceNumber smallest_snapshot,
+                                              uint64_t target_file_bytes, CompactionStats* stats);
+
+}  // namespace weaseldb::storage

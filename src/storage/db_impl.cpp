@@ -1,0 +1,292 @@
+// DBImpl: opening (recovery), table writing and closing. Writes: db_write.cpp; reads:
+// db_read.cpp.
+
+#include "storage/db_impl.hpp"
+
+#include <algorithm>
+
+#include "storage/compression.hpp"
+#include "storage/wal_reader.hpp"
+
+namespace weaseldb::storage {
+
+namespace {
+
+Status validate_options(const Options& o) {
+  auto bad = [](const char* field, const char* why) {
+    return Status::invalid_argument(std::string("Options::") + field + ": " + why);
+  };
+  if (o.memtable_bytes < (size_t{64} << 10)) return bad("memtable_bytes", "below 64 KiB");
+  if (o.max_immutable_memtables < 1) return bad("max_immutable_memtables", "must be >= 1");
+  if (o.block_bytes < 256 || o.block_bytes > (size_t{64} << 20)) {
+    return bad("block_bytes", "outside [256 B, 64 MiB]");
+  }
+  if (o.block_restart_interval < 1) return bad("block_restart_interval", "must be >= 1");
+  if (o.bloom_bits_per_key > 100) return bad("bloom_bits_per_key", "above 100");
+  if (!is_known_compression(static_cast<uint8_t>(o.compression))) {
+    return bad("compression", "unknown codec");
+  }
+  if (!o.encryption_key_file.empty()) {
+    return bad("encryption_key_file", "encryption at rest is not implemented yet");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DB>> DB::open(const Options& options, const std::string& path) {
+  Status s = validate_options(options);
+  if (!s.ok()) return s;
+  auto db = std::make_unique<DBImpl>(options, path);
+  s = db->open();
+  if (!s.ok()) return s;
+  return std::unique_ptr<DB>(std::move(db));
+}
+
+namespace {
+
+TableContext make_table_context(const Options& options) {
+  TableContext context;
+  if (options.block_cache_bytes > 0) {
+    context.cache = std::make_shared<BlockCache>(options.block_cache_bytes);
+  }
+  context.bytes_read = std::make_shared<std::atomic<uint64_t>>(0);
+  return context;
+}
+
+}  // namespace
+
+DBImpl::DBImpl(const Options& options, std::string path)
+    : options_(options),
+      table_options_(TableOptions::from(options)),
+      path_(std::move(path)),
+      table_context_(make_table_context(options)) {}
+
+DBImpl::~DBImpl() { (void)close_impl(true); }
+
+Status DBImpl::open() {
+  Result<bool> exists = file_exists(path_);
+  if (!exists.ok()) return exists.status();
+  if (!exists.value() && !options_.create_if_missing) {
+    return Status::not_found(path_ + ": no database (create_if_missing is false)");
+  }
+  Status s = create_dir_if_missing(path_);
+  if (!s.ok()) return s;
+  Result<std::unique_ptr<FileLock>> lock = FileLock::acquire(path_ + "/LOCK");
+  if (!lock.ok()) return lock.status();
+  lock_ = std::move(lock).value();
+
+  ManifestState state;
+  std::vector<uint64_t> wal_numbers;
+  s = recover(&state, &wal_numbers);
+  if (!s.ok()) return s;
+
+  // Everything the old WALs hold goes to an L0 table, then a fresh WAL takes over.
+  auto mem = std::make_shared<MemTable>();
+  SequenceNumber max_sequence = state.last_sequence;
+  for (size_t i = 0; i < wal_numbers.size(); ++i) {
+    s = replay_wal(wal_numbers[i], i + 1 == wal_numbers.size(), mem.get(), &max_sequence);
+    if (!s.ok()) return s;
+  }
+  next_file_number_ = state.next_file_number;
+  compaction_floor_ = state.compaction_floor;
+  if (options_.history_floor) {
+    if (*options_.history_floor < compaction_floor_) {
+      return Status::invalid_argument("Options::history_floor: history below " +
+                                      std::to_string(compaction_floor_) +
+                                      " may already be compacted away");
+    }
+    history_floor_ = options_.history_floor;
+  }
+  Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *mem);
+  if (!table.ok()) return table.status();
+  if (table.value()) level0_.insert(level0_.begin(), *table.value());
+  wal_number_ = next_file_number_++;
+  s = start_wal(wal_number_);
+  if (!s.ok()) return s;
+  log_number_ = wal_number_;
+  flushed_sequence_ = max_sequence;
+  state = manifest_state();
+  s = write_manifest(path_, state);
+  if (!s.ok()) return s;
+  last_sequence_.store(max_sequence, std::memory_order_release);
+  remove_obsolete_files(state);
+
+  mem_ = std::make_shared<MemTable>();
+  install_read_state();
+  background_ = std::thread([this] { background_loop(); });
+  return {};
+}
+
+Status DBImpl::recover(ManifestState* state, std::vector<uint64_t>* wal_numbers) {
+  Result<ManifestState> manifest = read_manifest(path_);
+  if (manifest.ok()) {
+    if (options_.error_if_exists) return Status::invalid_argument(path_ + ": database exists");
+    *state = std::move(manifest).value();
+  } else if (manifest.status().code() != StatusCode::kNotFound) {
+    return manifest.status();
+  }
+  Result<std::vector<std::string>> names = list_dir(path_);
+  if (!names.ok()) return names.status();
+  uint64_t max_number = 0;
+  for (const std::string& name : names.value()) {
+    uint64_t number = 0;
+    FileKind kind = parse_file_name(name, &number);
+    if (kind == FileKind::kOther) continue;
+    max_number = std::max(max_number, number);
+    if (kind == FileKind::kWal && number >= state->log_number) wal_numbers->push_back(number);
+  }
+  std::sort(wal_numbers->begin(), wal_numbers->end());
+  // Files may exist past the manifest's counter (a WAL started after its last rewrite).
+  state->next_file_number = std::max(state->next_file_number, max_number + 1);
+  return open_tables(*state);
+}
+
+Status DBImpl::open_tables(const ManifestState& state) {
+  for (const TableMeta& meta : state.tables) {
+    auto file = open_random_access_file(table_path(path_, meta.number));
+    if (!file.ok()) {
+      return Status::corruption(path_ + ": table " + table_name(meta.number) +
+                                " listed in the manifest cannot be opened: " +
+                                file.status().message());
+    }
+    auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_);
+    if (!table.ok()) return table.status();
+    if (meta.level > 1) return Status::corruption(path_ + ": MANIFEST: table in level " + std::to_string(meta.level));
+    (meta.level == 0 ? level0_ : level1_).push_back({meta, std::move(table).value()});
+  }
+  std::sort(level1_.begin(), level1_.end(), [](const LiveTable& a, const LiveTable& b) {
+    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
+  });
+  for (size_t i = 1; i < level1_.size(); ++i) {
+    if (compare_internal_keys(level1_[i - 1].meta.largest, level1_[i].meta.smallest) >= 0) {
+      return Status::corruption(path_ + ": MANIFEST: level 1 tables overlap");
+    }
+  }
+  return {};
+}
+
+Status DBImpl::replay_wal(uint64_t number, bool last, MemTable* mem,
+                          SequenceNumber* max_sequence) {
+  std::string path = wal_path(path_, number);
+  auto file = open_sequential_file(path);
+  if (!file.ok()) return file.status();
+  WalReader reader(file.value().get(), path);
+  std::string_view record;
+  WriteBatch batch;
+  while (reader.read_record(&record)) {
+    Status s = batch.set_rep(record);
+    if (s.ok()) s = BatchApplier::validate(batch);
+    if (!s.ok()) {
+      return Status::corruption(path + ": record at offset " +
+                                std::to_string(reader.last_record_offset()) + ": " + s.message());
+    }
+    if (batch.sequence() <= *max_sequence || batch.sequence() > kMaxSequenceNumber) {
+      return Status::corruption(path + ": record at offset " +
+                                std::to_string(reader.last_record_offset()) +
+                                ": sequence does not increase");
+    }
+    *max_sequence = batch.sequence();
+    applier_.apply(batch, batch.sequence(), mem);
+  }
+  if (!reader.status().ok()) return reader.status();
+  // WALs are synced when they are sealed: only the newest can end in a torn tail.
+  if (reader.torn_tail() && !last) {
+    return Status::corruption(path + ": torn tail at offset " +
+                              std::to_string(reader.torn_tail()->offset) +
+                              " in a WAL that was sealed (" + reader.torn_tail()->reason + ")");
+  }
+  return {};
+}
+
+Status DBImpl::start_wal(uint64_t number) {
+  auto file = open_writable_file(wal_path(path_, number));
+  if (!file.ok()) return file.status();
+  wal_file_ = std::move(file).value();
+  wal_ = std::make_unique<WalWriter>(wal_file_.get());
+  // The new file's directory entry must survive a crash before anything relies on it.
+  return sync_dir(path_);
+}
+
+void DBImpl::remove_obsolete_files(const ManifestState& state) {
+  Result<std::vector<std::string>> names = list_dir(path_);
+  if (!names.ok()) return;  // left for the next open: harmless
+  for (const std::string& name : names.value()) {
+    uint64_t number = 0;
+    FileKind kind = parse_file_name(name, &number);
+    bool live = false;
+    if (kind == FileKind::kWal) {
+      live = number >= state.log_number;
+    } else if (kind == FileKind::kTable) {
+      live = std::any_of(state.tables.begin(), state.tables.end(),
+                         [&](const TableMeta& t) { return t.number == number; }) ||
+             number >= state.next_file_number;  // being written right now
+    } else {
+      continue;
+    }
+    if (!live) (void)remove_file(path_ + "/" + name);
+  }
+}
+
+TableSink DBImpl::table_sink() {
+  TableSink sink;
+  sink.dir = path_;
+  sink.options = table_options_;
+  sink.context = table_context_;
+  sink.new_file_number = [this] {
+    std::lock_guard lock(mu_);
+    return next_file_number_++;
+  };
+  return sink;
+}
+
+Status DBImpl::close() { return close_impl(false); }
+
+Status DBImpl::close_impl(bool force) {
+  std::unique_lock lock(mu_);
+  if (closed_) return {};
+  if (!force && live_iterators_->load() > 0) {
+    return Status::busy(path_ + ": close() with " + std::to_string(live_iterators_->load()) +
+                        " live iterator(s)");
+  }
+  closing_ = true;  // new writes are refused from here on
+  // Let queued writers finish, then the background thread drain the immutable memtables.
+  progress_cv_.wait(lock, [&] { return writers_.empty(); });
+  progress_cv_.wait(lock, [&] { return immutables_.empty() || !background_error_.ok(); });
+  closed_ = true;
+  background_cv_.notify_all();
+  progress_cv_.notify_all();
+  lock.unlock();
+  if (background_.joinable()) background_.join();
+  Status s = background_error_;
+  if (wal_ != nullptr) {
+    Status synced = wal_->sync();
+    Status file_closed = wal_file_->close();
+    if (s.ok()) s = synced.ok() ? file_closed : synced;
+  }
+  lock_.reset();
+  return s;
+}
+
+Statistics DBImpl::statistics() const {
+  Statistics st;
+  st.flushes = counters_.flushes.load(std::memory_order_relaxed);
+  st.compactions = counters_.compactions.load(std::memory_order_relaxed);
+  st.wal_bytes_written = counters_.wal_bytes_written.load(std::memory_order_relaxed);
+  st.wal_syncs = counters_.wal_syncs.load(std::memory_order_relaxed);
+  st.table_bytes_written = counters_.table_bytes_written.load(std::memory_order_relaxed);
+  st.stall_micros = counters_.stall_micros.load(std::memory_order_relaxed);
+  st.table_bytes_read = table_context_.bytes_read->load(std::memory_order_relaxed);
+  if (table_context_.cache) {
+    st.block_cache_hits = table_context_.cache->hits();
+    st.block_cache_misses = table_context_.cache->misses();
+  }
+  std::lock_guard lock(mu_);
+  st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
+  st.immutable_memtables = immutables_.size();
+  st.l0_files = level0_.size();
+  st.table_files = level0_.size() + level1_.size();
+  return st;
+}
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,182 @@
+#pragma once
+// DBImpl: the engine behind weaseldb::storage::DB (contract: include/weaseldb/db.hpp).
+//
+// Shape (LevelDB's): one WAL per memtable. Writers queue up; the one at the front leads a
+// group: it stamps sequence numbers, appends the group's batches to the WAL (one flush or
+// fdatasync for the group), inserts them into the memtable, then publishes the last sequence
+// (release store) so readers see whole writes only. A full memtable becomes immutable and a
+// new WAL is started; the background thread writes immutable memtables to L0 tables, records
+// them in the manifest and deletes the WALs they made redundant. Reads take a ReadState (the
+// memtables and tables of one moment, shared_ptrs) under the mutex and then run unlocked.
+//
+// Locking: mu_ guards everything below it except what the leader alone touches while it
+// writes unlocked (the WAL writer, the applier and insertion into mem_, which only a leader
+// may switch). last_sequence_ is atomic for readers.
+//
+// Compaction is tiered at L0: past Options::l0_compaction_trigger files, all of L0 and the L1
+// files it overlaps are merged into L1, a single sorted run of disjoint files (the bottom
+// level, where tombstones are dropped). Not done yet (issue 5): levels below L1 (so every L0
+// compaction rewrites the L1 files it overlaps), encryption at rest.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/batch_apply.hpp"
+#include "storage/compaction.hpp"
+#include "storage/file.hpp"
+#include "storage/manifest.hpp"
+#include "storage/memtable.hpp"
+#include "storage/table.hpp"
+#include "storage/table_builder.hpp"
+#include "storage/wal_writer.hpp"
+#include "weaseldb/db.hpp"
+
+namespace weaseldb::storage {
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, std::string path);
+  ~DBImpl() override;
+
+  // Recovers the state on disk and starts the background thread.
+  Status open();
+
+  Status put(const WriteOptions& options, std::string_view key, std::string_view value) override;
+  Status del(const WriteOptions& options, std::string_view key) override;
+  Status delete_range(const WriteOptions& options, std::string_view begin,
+                      std::string_view end) override;
+  Status write(const WriteOptions& options, const WriteBatch& batch) override;
+  Status get(const ReadOptions& options, std::string_view key, std::string* value) override;
+  std::unique_ptr<Iterator> new_iterator(const ReadOptions& options) override;
+  std::shared_ptr<const Snapshot> snapshot() override;
+  SequenceNumber latest_sequence() const override;
+  SequenceNumber history_floor() const override;
+  Status set_history_floor(SequenceNumber floor) override;
+  Status flush() override;
+  Status compact_range(std::optional<std::string_view> begin,
+                       std::optional<std::string_view> end) override;
+  Statistics statistics() const override;
+  Status close() override;
+
+ private:
+  struct Writer;
+  struct Immutable {
+    std::shared_ptr<MemTable> mem;
+    uint64_t wal_number;
+    SequenceNumber last_sequence;  // the DB's last sequence when it was sealed
+  };
+  // What one read looks at; replaced (never modified) when memtables or tables change.
+  struct ReadState {
+    std::shared_ptr<MemTable> mem;
+    std::vector<std::shared_ptr<MemTable>> immutables;  // newest first
+    std::vector<std::shared_ptr<const Table>> level0;   // newest first
+    std::vector<LiveTable> level1;                      // sorted, disjoint
+  };
+  struct SnapshotList {
+    std::mutex mu;
+    std::multiset<SequenceNumber> live;
+  };
+  class SnapshotImpl;
+  struct Counters {
+    std::atomic<uint64_t> flushes{0};
+    std::atomic<uint64_t> compactions{0};
+    std::atomic<uint64_t> wal_bytes_written{0};
+    std::atomic<uint64_t> wal_syncs{0};
+    std::atomic<uint64_t> table_bytes_written{0};
+    std::atomic<uint64_t> stall_micros{0};
+  };
+
+  // close() with `force`: also with live iterators (the destructor must stop the thread).
+  Status close_impl(bool force);
+
+  // open() steps (db_impl.cpp).
+  Status recover(ManifestState* state, std::vector<uint64_t>* wal_numbers);
+  Status replay_wal(uint64_t number, bool last, MemTable* mem, SequenceNumber* max_sequence);
+  Status open_tables(const ManifestState& state);
+  Status start_wal(uint64_t number);
+  void remove_obsolete_files(const ManifestState& state);
+  TableSink table_sink();
+
+  // Writes (db_write.cpp).
+  Status make_room(std::unique_lock<std::mutex>& lock, bool force);
+  Status seal_memtable();
+  void background_loop();
+  Status flush_oldest(std::unique_lock<std::mutex>& lock);
+  bool compaction_wanted() const;
+  // db_compaction.cpp: merges L0 (and the L1 files it overlaps, or that overlap a manual
+  // request's range) into L1.
+  Status compact(std::unique_lock<std::mutex>& lock);
+  Status install_tables(std::unique_lock<std::mutex>& lock, std::vector<LiveTable> level0,
+                        std::vector<LiveTable> level1);
+  SequenceNumber history_floor_locked() const;
+  void install_read_state();
+  ManifestState manifest_state() const;
+
+  // Reads (db_read.cpp).
+  struct ReadView {
+    SequenceNumber sequence;
+    std::shared_ptr<const ReadState> state;
+  };
+  Result<ReadView> read_view(const ReadOptions& options) const;
+  Result<SequenceNumber> read_sequence_locked(const ReadOptions& options) const;
+
+  const Options options_;
+  const TableOptions table_options_;
+  const std::string path_;
+  const TableContext table_context_;
+  std::unique_ptr<FileLock> lock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable background_cv_;  // work for the background thread
+  std::condition_variable progress_cv_;    // a flush finished (or failed)
+  std::deque<Writer*> writers_;
+  bool closing_ = false;
+  bool closed_ = false;
+  Status background_error_;  // sticky: a failed WAL write or flush stops all writes
+
+  std::shared_ptr<MemTable> mem_;
+  std::deque<Immutable> immutables_;  // oldest first
+  std::vector<LiveTable> level0_;     // newest first
+  std::vector<LiveTable> level1_;     // sorted by key, disjoint
+  SequenceNumber compaction_floor_ = 0;
+  // A compact_range() request: the L1 range to rewrite too (unset bounds: unbounded).
+  struct ManualCompaction {
+    std::optional<std::string> begin;
+    std::optional<std::string> end;
+    bool done = false;
+    Status status;
+  };
+  ManualCompaction* manual_ = nullptr;
+  std::shared_ptr<const ReadState> read_state_;
+  uint64_t next_file_number_ = 1;
+  uint64_t log_number_ = 0;
+  SequenceNumber flushed_sequence_ = 0;  // in the manifest
+  uint64_t sealed_count_ = 0;   // memtables made immutable so far
+  uint64_t flushed_count_ = 0;  // of which flushed
+
+  // The current WAL: only the leader writes to it (unlocked); switched under mu_ by a leader.
+  std::unique_ptr<WritableFile> wal_file_;
+  std::unique_ptr<WalWriter> wal_;
+  uint64_t wal_number_ = 0;
+  BatchApplier applier_;
+  std::string record_;  // the leader's scratch for a stamped batch
+
+  std::atomic<SequenceNumber> last_sequence_{0};
+  std::shared_ptr<SnapshotList> snapshots_ = std::make_shared<SnapshotList>();
+  std::optional<SequenceNumber> history_floor_;
+  std::shared_ptr<std::atomic<int64_t>> live_iterators_ =
+      std::make_shared<std::atomic<int64_t>>(0);
+  Counters counters_;
+  std::thread background_;
+};
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,304 @@
+// DBImpl: the write path (group commit), memtable sealing and background flushes.
+
+#include <chrono>
+
+#include "storage/db_impl.hpp"
+
+namespace weaseldb::storage {
+
+struct DBImpl::Writer {
+  const WriteBatch* batch = nullptr;  // null: a flush() request, which seals the memtable
+  Durability durability = Durability::kGroupSync;
+  std::optional<SequenceNumber> sequence;
+  SequenceNumber assigned = 0;
+  bool done = false;
+  Status status;
+  std::condition_variable cv;
+};
+
+namespace {
+
+constexpr size_t kMaxGroupBytes = size_t{1} << 20;
+
+}  // namespace
+
+Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  WriteBatch batch;
+  batch.put(key, value);
+  return write(options, batch);
+}
+
+Status DBImpl::del(const WriteOptions& options, std::string_view key) {
+  WriteBatch batch;
+  batch.del(key);
+  return write(options, batch);
+}
+
+Status DBImpl::delete_range(const WriteOptions& options, std::string_view begin,
+                            std::string_view end) {
+  WriteBatch batch;
+  batch.delete_range(begin, end);
+  return write(options, batch);
+}
+
+Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
+  Status s = BatchApplier::validate(batch);
+  if (!s.ok()) return s;
+  if (options.sequence && *options.sequence > kMaxSequenceNumber) {
+    return Status::invalid_argument("sequence " + std::to_string(*options.sequence) +
+                                    " is above the maximum");
+  }
+  Writer w;
+  w.batch = &batch;
+  w.durability = options.durability.value_or(options_.durability);
+  w.sequence = options.sequence;
+
+  std::unique_lock lock(mu_);
+  if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  if (w.done) return w.status;
+
+  // The leader: take a group from the front of the queue.
+  s = make_room(lock, false);
+  std::vector<Writer*> group;
+  size_t group_bytes = 0;
+  bool sync = false;
+  SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
+  for (Writer* next : writers_) {
+    if (next->batch == nullptr) break;  // a flush request leads its own turn
+    bool alone = next->durability == Durability::kSyncEachWrite;
+    if (!group.empty() && (alone || group_bytes + next->batch->byte_size() > kMaxGroupBytes ||
+                           group.front()->durability == Durability::kSyncEachWrite)) {
+      break;
+    }
+    group.push_back(next);
+    group_bytes += next->batch->byte_size();
+    if (!s.ok()) continue;
+    if (next->sequence && *next->sequence <= sequence) {
+      next->status = Status::invalid_argument(
+          "sequence " + std::to_string(*next->sequence) + " does not follow the last one, " +
+          std::to_string(sequence));
+      continue;
+    }
+    sequence = next->sequence.value_or(sequence + 1);
+    if (sequence > kMaxSequenceNumber) {
+      next->status = Status::resource_exhausted("sequence numbers are exhausted");
+      continue;
+    }
+    next->assigned = sequence;
+    sync = sync || next->durability != Durability::kNone;
+  }
+
+  if (s.ok()) {
+    // Unlocked: only a leader touches the WAL writer and inserts into mem_.
+    lock.unlock();
+    uint64_t logged = 0;
+    for (Writer* g : group) {
+      if (!g->status.ok() || !s.ok()) continue;
+      record_.assign(g->batch->rep());
+      put_fixed64(record_.data(), g->assigned);
+      s = wal_->add_record(record_);
+      logged += record_.size();
+    }
+    if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
+    counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
+    if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+    if (s.ok()) {
+      for (Writer* g : group) {
+        if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
+      }
+    }
+    lock.lock();
+    if (s.ok()) {
+      last_sequence_.store(sequence, std::memory_order_release);
+    } else if (background_error_.ok()) {
+      background_error_ = s;  // the WAL's tail is unknown: no write may follow
+    }
+  }
+  for (Writer* g : group) {
+    if (g->status.ok()) g->status = s;
+    WEASEL_ASSERT(writers_.front() == g);
+    writers_.pop_front();
+    g->done = true;
+    if (g != &w) g->cv.notify_one();
+  }
+  if (writers_.empty()) {
+    progress_cv_.notify_all();
+  } else {
+    writers_.front()->cv.notify_one();
+  }
+  return w.status;
+}
+
+// Called by a leader with mu_ held: seals a full memtable (or any non-empty one when forced),
+// waiting while too many sealed memtables await their flush.
+Status DBImpl::make_room(std::unique_lock<std::mutex>& lock, bool force) {
+  while (true) {
+    if (!background_error_.ok()) return background_error_;
+    bool empty = mem_->entry_count() + mem_->range_tombstone_count() == 0;
+    bool l0_full = level0_.size() >= options_.l0_stop_writes_trigger;
+    if (!l0_full) {
+      if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
+      if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
+    }
+    // Stalled: too many sealed memtables, or L0 too deep for reads to stay fast.
+    background_cv_.notify_one();
+    auto start = std::chrono::steady_clock::now();
+    progress_cv_.wait(lock);
+    auto waited = std::chrono::steady_clock::now() - start;
+    counters_.stall_micros.fetch_add(
+        std::chrono::duration_cast<std::chrono::microseconds>(waited).count(),
+        std::memory_order_relaxed);
+  }
+}
+
+Status DBImpl::seal_memtable() {
+  // The sealed WAL is synced so that replay can tell a torn tail (newest WAL only) from
+  // corruption (any older one).
+  Status s = wal_->sync();
+  uint64_t number = next_file_number_++;
+  std::unique_ptr<WritableFile> old_file = std::move(wal_file_);
+  if (s.ok()) s = old_file->close();
+  if (s.ok()) s = start_wal(number);
+  if (!s.ok()) {
+    background_error_ = s;
+    return s;
+  }
+  immutables_.push_back({mem_, wal_number_, last_sequence_.load(std::memory_order_relaxed)});
+  wal_number_ = number;
+  mem_ = std::make_shared<MemTable>();
+  ++sealed_count_;
+  install_read_state();
+  background_cv_.notify_one();
+  return {};
+}
+
+void DBImpl::install_read_state() {
+  auto state = std::make_shared<ReadState>();
+  state->mem = mem_;
+  for (auto it = immutables_.rbegin(); it != immutables_.rend(); ++it) {
+    state->immutables.push_back(it->mem);
+  }
+  for (const LiveTable& t : level0_) state->level0.push_back(t.table);
+  state->level1 = level1_;
+  read_state_ = std::move(state);
+}
+
+ManifestState DBImpl::manifest_state() const {
+  ManifestState state;
+  state.next_file_number = next_file_number_;
+  state.last_sequence = flushed_sequence_;
+  state.log_number = log_number_;
+  state.compaction_floor = compaction_floor_;
+  for (const LiveTable& t : level0_) state.tables.push_back(t.meta);
+  for (const LiveTable& t : level1_) {
+    state.tables.push_back(t.meta);
+    state.tables.back().level = 1;
+  }
+  return state;
+}
+
+void DBImpl::background_loop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    background_cv_.wait(lock, [&] {
+      return closed_ ||
+             (background_error_.ok() && (!immutables_.empty() || compaction_wanted()));
+    });
+    if (closed_) return;
+    // Flushes first: they free writers; compaction runs between them.
+    Status s = !immutables_.empty() ? flush_oldest(lock) : compact(lock);
+    if (!s.ok() && background_error_.ok()) background_error_ = s;
+    progress_cv_.notify_all();
+  }
+}
+
+bool DBImpl::compaction_wanted() const {
+  return manual_ != nullptr || level0_.size() >= options_.l0_compaction_trigger;
+}
+
+// Writes the oldest sealed memtable to an L0 table and records it; mu_ is held on entry and
+// exit, released for the I/O. Only this thread changes the table set and the manifest after
+// open.
+Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
+  Immutable oldest = immutables_.front();
+  lock.unlock();
+  Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *oldest.mem);
+  lock.lock();
+  if (!table.ok()) return table.status();
+  std::vector<LiveTable> previous = level0_;
+  if (table.value()) {
+    level0_.insert(level0_.begin(), *table.value());
+    counters_.table_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
+  }
+  uint64_t previous_log = log_number_;
+  SequenceNumber previous_flushed = flushed_sequence_;
+  log_number_ = immutables_.size() > 1 ? immutables_[1].wal_number : wal_number_;
+  flushed_sequence_ = oldest.last_sequence;
+  ManifestState state = manifest_state();
+  lock.unlock();
+  Status s = write_manifest(path_, state);
+  lock.lock();
+  if (!s.ok()) {
+    level0_ = std::move(previous);
+    log_number_ = previous_log;
+    flushed_sequence_ = previous_flushed;
+    install_read_state();  // a memtable seal may have published the new set meanwhile
+    (void)remove_file(table_path(path_, table.value() ? table.value()->meta.number : 0));
+    return s;
+  }
+  immutables_.pop_front();
+  ++flushed_count_;
+  install_read_state();
+  counters_.flushes.fetch_add(1, std::memory_order_relaxed);
+  (void)remove_file(wal_path(path_, oldest.wal_number));
+  return {};
+}
+
+Status DBImpl::flush() {
+  Writer w;  // batch == nullptr: a flush request
+  std::unique_lock lock(mu_);
+  if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return writers_.front() == &w; });
+  // As the leader, nobody is inserting into mem_: it may be sealed.
+  Status s = make_room(lock, true);
+  uint64_t target = sealed_count_;
+  writers_.pop_front();
+  if (writers_.empty()) {
+    progress_cv_.notify_all();
+  } else {
+    writers_.front()->cv.notify_one();
+  }
+  if (!s.ok()) return s;
+  progress_cv_.wait(lock, [&] { return flushed_count_ >= target || !background_error_.ok(); });
+  return background_error_;
+}
+
+Status DBImpl::compact_range(std::optional<std::string_view> begin,
+                             std::optional<std::string_view> end) {
+  if (begin && end && *begin >= *end) {
+    return Status::invalid_argument("compact_range needs begin < end");
+  }
+  Status s = flush();
+  if (!s.ok()) return s;
+  ManualCompaction request;
+  if (begin) request.begin = std::string(*begin);
+  if (end) request.end = std::string(*end);
+  std::unique_lock lock(mu_);
+  // One manual request at a time; the background thread clears manual_ when done.
+  progress_cv_.wait(lock, [&] { return manual_ == nullptr || !background_error_.ok(); });
+  if (!background_error_.ok()) return background_error_;
+  manual_ = &request;
+  background_cv_.notify_one();
+  progress_cv_.wait(lock, [&] { return request.done || !background_error_.ok() || closed_; });
+  if (!request.done) {
+    manual_ = nullptr;
+    return background_error_.ok() ? Status::invalid_argument(path_ + ": closed during compaction")
+                                  : background_error_;
+  }
+  return request.status;
+}
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,187 @@
+#pragma once
+// SkipList: the memtable's ordered index (LevelDB's design). Entries are pointers to bytes
+// the caller allocated in the same arena; the list never removes anything.
+//
+// Contract
+// - One writer at a time calls insert() (the DB serializes writers); any number of readers
+//   may search and iterate concurrently, without locks. A reader sees a prefix of the
+//   insertions in the writer's order, each one whole: nodes are published with release
+//   stores after they are fully built, and read with acquire loads.
+// - insert() of an entry equal to one already present is a bug (asserted): internal keys are
+//   unique because each write has its own sequence number.
+// - Heights come from a fixed-seed generator, so runs are reproducible.
+//
+// Ownership: nodes live in the borrowed Arena (which must outlive the list) and die with it;
+// entries are borrowed too. Comparator: int operator()(const char*, const char*) const.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/arena.hpp"
+#include "core/assert.hpp"
+
+namespace weaseldb::storage {
+
+template <class Comparator>
+class SkipList {
+  struct Node;
+
+ public:
+  static constexpr int kMaxHeight = 12;
+
+  SkipList(Comparator compare, weasel::Arena* arena)
+      : compare_(compare), arena_(arena), head_(new_node(nullptr, kMaxHeight)) {
+    for (int i = 0; i < kMaxHeight; ++i) head_->set_next(i, nullptr);
+  }
+  SkipList(const SkipList&) = delete;
+  SkipList& operator=(const SkipList&) = delete;
+
+  void insert(const char* entry) {
+    Node* prev[kMaxHeight];
+    Node* x = find_greater_or_equal(entry, prev);
+    WEASEL_ASSERT(x == nullptr || compare_(entry, x->entry) != 0);
+    int height = random_height();
+    int max_height = max_height_.load(std::memory_order_relaxed);
+    if (height > max_height) {
+      for (int i = max_height; i < height; ++i) prev[i] = head_;
+      // Readers that see the new height before the node find nullptr links from head_ at
+      // the new levels, which simply send them one level down.
+      max_height_.store(height, std::memory_order_relaxed);
+    }
+    Node* node = new_node(entry, height);
+    for (int i = 0; i < height; ++i) {
+      node->set_next_relaxed(i, prev[i]->next_relaxed(i));
+      prev[i]->set_next(i, node);  // publishes the fully built node
+    }
+  }
+
+  bool contains(const char* entry) const {
+    Node* x = find_greater_or_equal(entry, nullptr);
+    return x != nullptr && compare_(entry, x->entry) == 0;
+  }
+
+  class Iterator {
+   public:
+    explicit Iterator(const SkipList* list) : list_(list) {}
+    bool valid() const { return node_ != nullptr; }
+    const char* entry() const {
+      WEASEL_ASSERT(valid());
+      return node_->entry;
+    }
+    void next() {
+      WEASEL_ASSERT(valid());
+      node_ = node_->next(0);
+    }
+    void prev() {
+      WEASEL_ASSERT(valid());
+      node_ = list_->find_less_than(node_->entry);
+      if (node_ == list_->head_) node_ = nullptr;
+    }
+    void seek(const char* target) { node_ = list_->find_greater_or_equal(target, nullptr); }
+    void seek_to_first() { node_ = list_->head_->next(0); }
+    void seek_to_last() {
+      node_ = list_->find_last();
+      if (node_ == list_->head_) node_ = nullptr;
+    }
+
+   private:
+    const SkipList* list_;
+    Node* node_ = nullptr;
+  };
+
+ private:
+  // A node is its entry pointer followed by `height` links in the same allocation.
+  struct Node {
+    const char* entry;
+
+    std::atomic<Node*>* link(int level) const {
+      auto* links = reinterpret_cast<std::atomic<Node*>*>(const_cast<Node*>(this) + 1);
+      return links + level;
+    }
+    Node* next(int level) const { return link(level)->load(std::memory_order_acquire); }
+    void set_next(int level, Node* n) { link(level)->store(n, std::memory_order_release); }
+    Node* next_relaxed(int level) const { return link(level)->load(std::memory_order_relaxed); }
+    void set_next_relaxed(int level, Node* n) { link(level)->store(n, std::memory_order_relaxed); }
+  };
+  static_assert(sizeof(Node) % alignof(std::atomic<Node*>) == 0);
+
+  Node* new_node(const char* entry, int height) {
+    size_t bytes = sizeof(Node) + sizeof(std::atomic<Node*>) * static_cast<size_t>(height);
+    void* memory = arena_->allocate(bytes, alignof(std::atomic<Node*>));
+    Node* node = ::new (memory) Node{entry};
+    for (int i = 0; i < height; ++i) ::new (node->link(i)) std::atomic<Node*>(nullptr);
+    return node;
+  }
+
+  int random_height() {
+    // xorshift64*: cheap and deterministic; height grows with probability 1/4 per level.
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    uint64_t bits = rng_ * 0x2545F4914F6CDD1DULL;
+    int height = 1;
+    while (height < kMaxHeight && (bits & 3) == 0) {
+      ++height;
+      bits >>= 2;
+    }
+    return height;
+  }
+
+  bool after_node(const char* entry, Node* n) const {
+    return n != nullptr && compare_(n->entry, entry) < 0;
+  }
+
+  // The first node >= entry (nullptr if none); fills prev[level] with the last node < entry.
+  Node* find_greater_or_equal(const char* entry, Node** prev) const {
+    Node* x = head_;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
+    while (true) {
+      Node* next = x->next(level);
+      if (after_node(entry, next)) {
+        x = next;
+      } else {
+        if (prev != nullptr) prev[level] = x;
+        if (level == 0) return next;
+        --level;
+      }
+    }
+  }
+
+  // The last node < entry, or head_.
+  Node* find_less_than(const char* entry) const {
+    Node* x = head_;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
+    while (true) {
+      Node* next = x->next(level);
+      if (next != nullptr && compare_(next->entry, entry) < 0) {
+        x = next;
+      } else {
+        if (level == 0) return x;
+        --level;
+      }
+    }
+  }
+
+  Node* find_last() const {
+    Node* x = head_;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
+    while (true) {
+      Node* next = x->next(level);
+      if (next != nullptr) {
+        x = next;
+      } else {
+        if (level == 0) return x;
+        --level;
+      }
+    }
+  }
+
+  Comparator compare_;
+  weasel::Arena* arena_;
+  Node* head_;
+  std::atomic<int> max_height_{1};
+  uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
+};
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,239 @@
+#include "storage/table.hpp"
+
+#include "core/assert.hpp"
+#include "storage/bloom.hpp"
+
+namespace weaseldb::storage {
+
+Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFile> file,
+                                                 std::string name, TableContext context) {
+  uint64_t size = file->size();
+  if (size < Footer::kEncodedBytes) {
+    return Status::corruption(name + ": too short to be a table (" + std::to_string(size) +
+                              " bytes)");
+  }
+  std::string scratch(Footer::kEncodedBytes, '\0');
+  Result<std::string_view> bytes =
+      file->read(size - Footer::kEncodedBytes, Footer::kEncodedBytes, scratch.data());
+  if (!bytes.ok()) return bytes.status();
+  Result<Footer> footer = Footer::decode(bytes.value());
+  if (!footer.ok()) {
+    return Status(footer.status().code() == StatusCode::kCorruption
+                      ? Status::corruption(name + ": " + footer.status().message())
+                      : footer.status());
+  }
+  std::shared_ptr<Table> table(new Table(std::move(file), std::move(name), std::move(context)));
+  Status s = table->load_metadata(footer.value());
+  if (!s.ok()) return s;
+  return std::shared_ptr<const Table>(std::move(table));
+}
+
+Status Table::load_metadata(const Footer& footer) {
+  Result<std::string> index = read_block(*file_, footer.index, true, name_);
+  if (!index.ok()) return index.status();
+  Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(index).value());
+  if (!parsed.ok()) return Status::corruption(name_ + ": index " + parsed.status().message());
+  index_ = std::move(parsed).value();
+  if (footer.filter.size > 0) {
+    Result<std::string> filter = read_block(*file_, footer.filter, true, name_);
+    if (!filter.ok()) return filter.status();
+    filter_ = std::move(filter).value();
+  }
+  if (footer.range_del.size > 0) return load_range_tombstones(footer.range_del);
+  return {};
+}
+
+Status Table::load_range_tombstones(const BlockHandle& handle) {
+  Result<std::string> bytes = read_block(*file_, handle, true, name_);
+  if (!bytes.ok()) return bytes.status();
+  Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(bytes).value());
+  if (!parsed.ok()) return Status::corruption(name_ + ": range tombstones " + parsed.status().message());
+  range_del_ = std::move(parsed).value();
+  auto it = range_del_->new_iterator();
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    ParsedInternalKey key;
+    if (!parse_internal_key(it->key(), &key) || key.type != ValueType::kRangeDeletion ||
+        key.user_key >= it->value()) {
+      return Status::corruption(name_ + ": bad range tombstone");
+    }
+    tombstones_.push_back({std::string(key.user_key), std::string(it->value()), key.sequence});
+  }
+  if (!it->status().ok()) return Status::corruption(name_ + ": " + it->status().message());
+  return {};
+}
+
+bool Table::may_contain(std::string_view user_key) const {
+  return filter_.empty() || bloom_may_contain(filter_, user_key);
+}
+
+Result<std::shared_ptr<const Block>> Table::read_data_block(
+    std::string_view handle_bytes, const BlockReadOptions& options) const {
+  BlockHandle handle;
+  if (!handle.decode_from(&handle_bytes) || !handle_bytes.empty()) {
+    return Status::corruption(name_ + ": bad block handle in the index");
+  }
+  BlockCache* cache = context_.cache.get();
+  if (cache != nullptr) {
+    if (auto cached = cache->lookup(cache_id_, handle.offset)) return cached;
+  }
+  Result<std::string> bytes = read_block(*file_, handle, options.verify_checksums, name_);
+  if (!bytes.ok()) return bytes.status();
+  if (context_.bytes_read) {
+    context_.bytes_read->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);
+  }
+  Result<std::shared_ptr<const Block>> block = Block::parse(std::move(bytes).value());
+  if (!block.ok()) {
+    return Status::corruption(name_ + ": data block at offset " + std::to_string(handle.offset) +
+                              ": " + block.status().message());
+  }
+  // Only verified blocks are shared: an unverified read must not vouch for later ones.
+  if (cache != nullptr && options.fill_cache && options.verify_checksums) {
+    cache->insert(cache_id_, handle.offset, block.value());
+  }
+  return block;
+}
+
+Result<LookupResult> Table::get(const LookupKey& key, const BlockReadOptions& options,
+                                std::string* value) const {
+  if (!may_contain(key.user_key())) return LookupResult{};
+  auto index = index_->new_iterator();
+  index->seek(key.internal_key());
+  if (!index->valid()) {
+    if (!index->status().ok()) return Status::corruption(name_ + ": " + index->status().message());
+    return LookupResult{};
+  }
+  Result<std::shared_ptr<const Block>> block = read_data_block(index->value(), options);
+  if (!block.ok()) return block.status();
+  auto it = block.value()->new_iterator();
+  it->seek(key.internal_key());
+  if (!it->valid()) {
+    if (!it->status().ok()) return Status::corruption(name_ + ": " + it->status().message());
+    return LookupResult{};
+  }
+  ParsedInternalKey found;
+  if (!parse_internal_key(it->key(), &found) || found.type == ValueType::kRangeDeletion) {
+    return Status::corruption(name_ + ": bad internal key in a data block");
+  }
+  if (found.user_key != key.user_key()) return LookupResult{};
+  if (found.type == ValueType::kDeletion) {
+    return LookupResult{LookupResult::Kind::kDeleted, found.sequence};
+  }
+  value->assign(it->value());
+  return LookupResult{LookupResult::Kind::kValue, found.sequence};
+}
+
+SequenceNumber Table::covering_tombstone(std::string_view user_key,
+                                         SequenceNumber sequence) const {
+  SequenceNumber best = 0;
+  for (const RangeTombstone& t : tombstones_) {
+    if (t.begin > user_key) break;
+    if (t.sequence <= sequence && t.sequence > best && user_key < t.end) best = t.sequence;
+  }
+  return best;
+}
+
+// Two levels: the index block points at data blocks, loaded one at a time.
+class Table::Iter final : public InternalIterator {
+ public:
+  Iter(std::shared_ptr<const Table> table, const BlockReadOptions& options)
+      : table_(std::move(table)), index_(table_->index_->new_iterator()), options_(options) {}
+
+  bool valid() const override { return data_ != nullptr && data_->valid(); }
+  std::string_view key() const override { return data_->key(); }
+  std::string_view value() const override { return data_->value(); }
+  Status status() const override {
+    if (!index_->status().ok()) return Status::corruption(table_->name_ + ": index " + index_->status().message());
+    if (!status_.ok()) return status_;
+    if (data_ != nullptr && !data_->status().ok()) {
+      return Status::corruption(table_->name_ + ": " + data_->status().message());
+    }
+    return {};
+  }
+
+  void seek_to_first() override {
+    status_ = {};
+    index_->seek_to_first();
+    if (load_block()) data_->seek_to_first();
+    skip_forward();
+  }
+  void seek_to_last() override {
+    status_ = {};
+    index_->seek_to_last();
+    if (load_block()) data_->seek_to_last();
+    skip_backward();
+  }
+  void seek(std::string_view target) override {
+    status_ = {};
+    index_->seek(target);
+    if (load_block()) data_->seek(target);
+    skip_forward();
+  }
+  void next() override {
+    WEASEL_ASSERT(valid());
+    data_->next();
+    skip_forward();
+  }
+  void prev() override {
+    WEASEL_ASSERT(valid());
+    data_->prev();
+    skip_backward();
+  }
+
+ private:
+  // Makes data_ iterate the block the index is at; false (data_ null) at the index's end or
+  // on an error.
+  bool load_block() {
+    data_.reset();
+    if (!index_->valid()) return false;
+    Result<std::shared_ptr<const Block>> block = table_->read_data_block(index_->value(), options_);
+    if (!block.ok()) {
+      status_ = block.status();
+      return false;
+    }
+    data_ = block.value()->new_iterator();
+    return true;
+  }
+
+  bool stopped() const {
+    return !status_.ok() || !index_->status().ok() || (data_ != nullptr && !data_->status().ok());
+  }
+
+  // Moves past exhausted blocks (an empty block, or the end of one).
+  void skip_forward() {
+    while (!valid() && !stopped() && index_->valid()) {
+      index_->next();
+      if (load_block()) data_->seek_to_first();
+    }
+  }
+  void skip_backward() {
+    while (!valid() && !stopped() && index_->valid()) {
+      index_->prev();
+      if (load_block()) data_->seek_to_last();
+    }
+  }
+
+  std::shared_ptr<const Table> table_;
+  std::unique_ptr<InternalIterator> index_;
+  std::unique_ptr<InternalIterator> data_;
+  BlockReadOptions options_;
+  Status status_;
+};
+
+std::unique_ptr<InternalIterator> Table::new_iterator(const BlockReadOptions& options) const {
+  return std::make_unique<Iter>(shared_from_this(), options);
+}
+
+std::unique_ptr<InternalIterator> Table::new_range_tombstone_iterator() const {
+  if (range_del_ == nullptr) {
+    // An empty block: iterating it yields nothing.
+    static const std::shared_ptr<const Block> empty = [] {
+      std::string bytes(8, '\0');
+      bytes[4] = 1;  // one restart point, at offset 0
+      return Block::parse(std::move(bytes)).value();
+    }();
+    return empty->new_iterator();
+  }
+  return range_del_->new_iterator();
+}
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,122 @@
+#include "storage/table_builder.hpp"
+
+#include "core/assert.hpp"
+#include "storage/compression.hpp"
+#include "storage/internal_key.hpp"
+
+namespace weaseldb::storage {
+
+TableOptions TableOptions::from(const Options& options) {
+  TableOptions t;
+  t.block_bytes = options.block_bytes;
+  t.restart_interval = options.block_restart_interval;
+  t.bloom_bits_per_key = options.bloom_bits_per_key;
+  t.compression = options.compression;
+  t.compression_level = options.compression_level;
+  return t;
+}
+
+TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file)
+    : options_(options),
+      file_(file),
+      data_block_(options.restart_interval),
+      index_block_(1),
+      range_del_block_(1) {
+  if (options.bloom_bits_per_key > 0) {
+    bloom_ = std::make_unique<BloomBuilder>(options.bloom_bits_per_key);
+  }
+}
+
+void TableBuilder::note_key(std::string_view internal_key) {
+  if (smallest_.empty() || compare_internal_keys(internal_key, smallest_) < 0) {
+    smallest_.assign(internal_key);
+  }
+  if (largest_.empty() || compare_internal_keys(internal_key, largest_) > 0) {
+    largest_.assign(internal_key);
+  }
+}
+
+void TableBuilder::add(std::string_view internal_key, std::string_view value) {
+  WEASEL_ASSERT(!closed_);
+  WEASEL_ASSERT(entries_ == 0 || compare_internal_keys(internal_key, last_key_) > 0);
+  if (!status_.ok()) return;
+  if (pending_index_) {
+    shorten_separator(&last_key_, internal_key);
+    std::string handle;
+    pending_handle_.encode_to(&handle);
+    index_block_.add(last_key_, handle);
+    pending_index_ = false;
+  }
+  if (bloom_) bloom_->add(extract_user_key(internal_key));
+  last_key_.assign(internal_key);
+  note_key(internal_key);
+  ++entries_;
+  data_block_.add(internal_key, value);
+  if (data_block_.estimated_bytes() >= options_.block_bytes) flush_data_block();
+}
+
+void TableBuilder::add_range_tombstone(std::string_view begin_internal_key,
+                                       std::string_view end_user_key) {
+  WEASEL_ASSERT(!closed_);
+  if (!status_.ok()) return;
+  note_key(begin_internal_key);
+  // The file's range reaches the tombstone's end (exclusive): a sentinel that sorts before
+  // every real entry of that user key stands for it.
+  std::string end_sentinel(end_user_key);
+  append_fixed64(&end_sentinel, pack_trailer(kMaxSequenceNumber, kTypeForSeek));
+  note_key(end_sentinel);
+  ++range_tombstones_;
+  range_del_block_.add(begin_internal_key, end_user_key);
+}
+
+void TableBuilder::flush_data_block() {
+  if (data_block_.empty()) return;
+  WEASEL_ASSERT(!pending_index_);
+  pending_handle_ = write_block(data_block_.finish(), true);
+  data_block_.reset();
+  pending_index_ = true;
+}
+
+BlockHandle TableBuilder::write_block(std::string_view contents, bool compressible) {
+  std::string_view stored = contents;
+  Compression type = Compression::kNone;
+  if (compressible &&
+      compress(options_.compression, options_.compression_level, contents, &compressed_)) {
+    stored = compressed_;
+    type = options_.compression;
+  }
+  BlockHandle handle{offset_, stored.size()};
+  block_bytes_.assign(stored);
+  append_block_trailer(&block_bytes_, stored, type);
+  status_ = file_->append(block_bytes_);
+  offset_ += block_bytes_.size();
+  return handle;
+}
+
+Status TableBuilder::finish() {
+  WEASEL_ASSERT(!closed_);
+  closed_ = true;
+  flush_data_block();
+  Footer footer;
+  if (status_.ok() && bloom_) footer.filter = write_block(bloom_->finish(), false);
+  if (status_.ok() && !range_del_block_.empty()) {
+    footer.range_del = write_block(range_del_block_.finish(), true);
+  }
+  if (status_.ok() && pending_index_) {
+    shorten_successor(&last_key_);
+    std::string handle;
+    pending_handle_.encode_to(&handle);
+    index_block_.add(last_key_, handle);
+    pending_index_ = false;
+  }
+  if (status_.ok()) footer.index = write_block(index_block_.finish(), true);
+  if (status_.ok()) {
+    std::string encoded = footer.encode();
+    status_ = file_->append(encoded);
+    offset_ += encoded.size();
+  }
+  if (status_.ok()) status_ = file_->flush();
+  return status_;
+}
+
+}  // namespace weaseldb::storage

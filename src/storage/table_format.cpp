@@ -1,0 +1,105 @@
+#include "storage/table_format.hpp"
+
+#include <xxhash.h>
+
+#include "storage/coding.hpp"
+#include "storage/compression.hpp"
+
+namespace weaseldb::storage {
+
+void BlockHandle::encode_to(std::string* out) const {
+  append_varint(out, offset);
+  append_varint(out, size);
+}
+
+bool BlockHandle::decode_from(std::string_view* in) {
+  return get_varint64(in, &offset) && get_varint64(in, &size);
+}
+
+std::string Footer::encode() const {
+  std::string out;
+  out.reserve(kEncodedBytes);
+  for (const BlockHandle* h : {&index, &filter, &range_del}) {
+    append_fixed64(&out, h->offset);
+    append_fixed64(&out, h->size);
+  }
+  append_fixed32(&out, format_version);
+  append_fixed32(&out, flags);
+  append_fixed64(&out, XXH3_64bits(out.data(), out.size()));
+  append_fixed64(&out, kTableMagic);
+  return out;
+}
+
+Result<Footer> Footer::decode(std::string_view bytes) {
+  if (bytes.size() != kEncodedBytes) return Status::corruption("table footer: bad size");
+  if (decode_fixed64(bytes.data() + kEncodedBytes - 8) != kTableMagic) {
+    return Status::corruption("not a WeaselDB table (bad magic number)");
+  }
+  size_t checked = kEncodedBytes - 16;
+  if (decode_fixed64(bytes.data() + checked) != XXH3_64bits(bytes.data(), checked)) {
+    return Status::corruption("table footer: checksum mismatch");
+  }
+  Footer f;
+  const char* p = bytes.data();
+  for (BlockHandle* h : {&f.index, &f.filter, &f.range_del}) {
+    h->offset = decode_fixed64(p);
+    h->size = decode_fixed64(p + 8);
+    p += 16;
+  }
+  f.format_version = decode_fixed32(p);
+  f.flags = decode_fixed32(p + 4);
+  if (f.format_version != kTableFormatVersion) {
+    return Status::corruption("table format version " + std::to_string(f.format_version) +
+                              " is not supported");
+  }
+  if (f.flags != 0) return Status::invalid_argument("encrypted tables are not supported yet");
+  return f;
+}
+
+uint64_t block_checksum(std::string_view stored, uint8_t compression) {
+  return XXH3_64bits_withSeed(stored.data(), stored.size(), compression);
+}
+
+void append_block_trailer(std::string* out, std::string_view stored, Compression compression) {
+  auto type = static_cast<uint8_t>(compression);
+  out->push_back(static_cast<char>(type));
+  append_fixed64(out, block_checksum(stored, type));
+}
+
+Result<std::string> read_block(const RandomAccessFile& file, const BlockHandle& handle,
+                               bool verify_checksum, std::string_view file_name) {
+  auto where = [&] {
+    return std::string(file_name) + ": block at offset " + std::to_string(handle.offset);
+  };
+  if (handle.size > file.size() || handle.offset > file.size() - handle.size ||
+      file.size() - handle.size - handle.offset < kBlockTrailerBytes) {
+    return Status::corruption(where() + ": handle past the end of the file");
+  }
+  size_t n = static_cast<size_t>(handle.size) + kBlockTrailerBytes;
+  std::string scratch(n, '\0');
+  Result<std::string_view> got = file.read(handle.offset, n, scratch.data());
+  if (!got.ok()) return got.status();
+  std::string_view stored = got.value().substr(0, handle.size);
+  auto type = static_cast<uint8_t>(got.value()[handle.size]);
+  if (verify_checksum &&
+      decode_fixed64(got.value().data() + handle.size + 1) != block_checksum(stored, type)) {
+    return Status::corruption(where() + ": checksum mismatch");
+  }
+  if (!is_known_compression(type)) {
+    return Status::corruption(where() + ": unknown compression type " + std::to_string(type));
+  }
+  auto compression = static_cast<Compression>(type);
+  if (compression == Compression::kNone) {
+    if (stored.data() == scratch.data()) {  // read into scratch: keep it, drop the trailer
+      scratch.resize(handle.size);
+      return scratch;
+    }
+    return std::string(stored);
+  }
+  std::string contents;
+  Status s = uncompress(compression, stored, &contents);
+  if (!s.ok()) return Status::corruption(where() + ": " + s.message());
+  return contents;
+}
+
+}  // namespace weaseldb::storage

@@ -1,0 +1,35 @@
+#include "storage/wal_format.hpp"
+
+#include <xxhash.h>
+
+namespace weaseldb::storage::wal {
+
+namespace {
+
+// CRC-8 (polynomial x^8 + x^2 + x + 1), initial value 0xff so that a zeroed header fails.
+// A CRC of degree 8 detects every error burst of up to 8 bits: any single damaged byte.
+uint8_t crc8(const uint8_t* bytes, size_t n) {
+  uint8_t crc = 0xff;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= bytes[i];
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = static_cast<uint8_t>((crc & 0x80) != 0 ? (crc << 1) ^ 0x07 : crc << 1);
+    }
+  }
+  return crc;
+}
+
+}  // namespace
+
+uint8_t header_check(uint16_t length, uint8_t type) {
+  const uint8_t bytes[3] = {static_cast<uint8_t>(length & 0xff), static_cast<uint8_t>(length >> 8),
+                            type};
+  return crc8(bytes, sizeof(bytes));
+}
+
+uint32_t fragment_checksum(std::string_view payload, uint8_t type) {
+  uint64_t seed = (static_cast<uint64_t>(payload.size()) << 8) | type;
+  return static_cast<uint32_t>(XXH3_64bits_withSeed(payload.data(), payload.size(), seed));
+}
+
+}  // namespace weaseldb::storage::wal
