@@ -26,6 +26,12 @@ Status validate_options(const Options& o) {
   if (!is_known_compression(static_cast<uint8_t>(o.compression))) {
     return bad("compression", "unknown codec");
   }
+  if (o.l0_compaction_trigger < 1) return bad("l0_compaction_trigger", "must be >= 1");
+  if (o.l0_stop_writes_trigger <= o.l0_compaction_trigger) {
+    // Writers would wait for a compaction that never starts.
+    return bad("l0_stop_writes_trigger", "must be above l0_compaction_trigger");
+  }
+  if (o.target_file_bytes < (uint64_t{4} << 10)) return bad("target_file_bytes", "below 4 KiB");
   if (!o.encryption_key_file.empty()) {
     return bad("encryption_key_file", "encryption at rest is not implemented yet");
   }

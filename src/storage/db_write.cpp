@@ -245,7 +245,7 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
     install_read_state();  // a memtable seal may have published the new set meanwhile
-    (void)remove_file(table_path(path_, table.value() ? table.value()->meta.number : 0));
+    if (table.value()) (void)remove_file(table_path(path_, table.value()->meta.number));
     return s;
   }
   immutables_.pop_front();

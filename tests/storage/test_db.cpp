@@ -242,6 +242,9 @@ TEST_CASE("db: typed errors for misuse") {
   bad.memtable_bytes = 10;
   CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
   bad = options;
+  bad.l0_stop_writes_trigger = bad.l0_compaction_trigger;
+  CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
+  bad = options;
   bad.encryption_key_file = "/nonexistent";
   CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
 
