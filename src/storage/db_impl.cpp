@@ -32,6 +32,9 @@ Status validate_options(const Options& o) {
     return bad("l0_stop_writes_trigger", "must be above l0_compaction_trigger");
   }
   if (o.target_file_bytes < (uint64_t{4} << 10)) return bad("target_file_bytes", "below 4 KiB");
+  if (o.max_levels < 2 || o.max_levels > 20) return bad("max_levels", "outside [2, 20]");
+  if (o.level_size_multiplier < 2) return bad("level_size_multiplier", "must be >= 2");
+  if (o.level1_bytes < o.target_file_bytes) return bad("level1_bytes", "below target_file_bytes");
   if (!o.encryption_key_file.empty()) {
     return bad("encryption_key_file", "encryption at rest is not implemented yet");
   }
@@ -66,7 +69,9 @@ DBImpl::DBImpl(const Options& options, std::string path)
     : options_(options),
       table_options_(TableOptions::from(options)),
       path_(std::move(path)),
-      table_context_(make_table_context(options)) {}
+      table_context_(make_table_context(options)),
+      levels_(options.max_levels),
+      compact_pointer_(options.max_levels) {}
 
 DBImpl::~DBImpl() { (void)close_impl(true); }
 
@@ -106,7 +111,7 @@ Status DBImpl::open() {
   }
   Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *mem);
   if (!table.ok()) return table.status();
-  if (table.value()) level0_.insert(level0_.begin(), *table.value());
+  if (table.value()) levels_[0].insert(levels_[0].begin(), *table.value());
   wal_number_ = next_file_number_++;
   s = start_wal(wal_number_);
   if (!s.ok()) return s;
@@ -158,15 +163,23 @@ Status DBImpl::open_tables(const ManifestState& state) {
     }
     auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_);
     if (!table.ok()) return table.status();
-    if (meta.level > 1) return Status::corruption(path_ + ": MANIFEST: table in level " + std::to_string(meta.level));
-    (meta.level == 0 ? level0_ : level1_).push_back({meta, std::move(table).value()});
+    if (meta.level >= levels_.size()) {
+      return Status::invalid_argument(path_ + ": MANIFEST: a table in level " +
+                                      std::to_string(meta.level) + " (Options::max_levels is " +
+                                      std::to_string(levels_.size()) + ")");
+    }
+    levels_[meta.level].push_back({meta, std::move(table).value()});
   }
-  std::sort(level1_.begin(), level1_.end(), [](const LiveTable& a, const LiveTable& b) {
-    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
-  });
-  for (size_t i = 1; i < level1_.size(); ++i) {
-    if (compare_internal_keys(level1_[i - 1].meta.largest, level1_[i].meta.smallest) >= 0) {
-      return Status::corruption(path_ + ": MANIFEST: level 1 tables overlap");
+  for (size_t level = 1; level < levels_.size(); ++level) {
+    std::vector<LiveTable>& files = levels_[level];
+    std::sort(files.begin(), files.end(), [](const LiveTable& a, const LiveTable& b) {
+      return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
+    });
+    for (size_t i = 1; i < files.size(); ++i) {
+      if (compare_internal_keys(files[i - 1].meta.largest, files[i].meta.smallest) >= 0) {
+        return Status::corruption(path_ + ": MANIFEST: tables of level " +
+                                  std::to_string(level) + " overlap");
+      }
     }
   }
   return {};
@@ -290,8 +303,14 @@ Statistics DBImpl::statistics() const {
   std::lock_guard lock(mu_);
   st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
   st.immutable_memtables = immutables_.size();
-  st.l0_files = level0_.size();
-  st.table_files = level0_.size() + level1_.size();
+  st.l0_files = levels_[0].size();
+  for (const auto& level : levels_) {
+    st.table_files += level.size();
+    st.level_files.push_back(level.size());
+    uint64_t bytes = 0;
+    for (const LiveTable& t : level) bytes += t.meta.bytes;
+    st.level_bytes.push_back(bytes);
+  }
   return st;
 }
 

@@ -13,10 +13,11 @@
 // writes unlocked (the WAL writer, the applier and insertion into mem_, which only a leader
 // may switch). last_sequence_ is atomic for readers.
 //
-// Compaction is tiered at L0: past Options::l0_compaction_trigger files, all of L0 and the L1
-// files it overlaps are merged into L1, a single sorted run of disjoint files (the bottom
-// level, where tombstones are dropped). Not done yet (issue 5): levels below L1 (so every L0
-// compaction rewrites the L1 files it overlaps), encryption at rest.
+// Compaction is leveled with a tiered L0: past Options::l0_compaction_trigger files, all of L0
+// and the L1 files it overlaps are merged into L1; a level Ln (n >= 1) over its size target
+// (level1_bytes * multiplier^(n-1)) pushes one file, round robin over its key space, and the
+// Ln+1 files it overlaps into Ln+1. Deletions and range tombstones are dropped only where no
+// deeper level overlaps them. Not done yet (issue 5): encryption at rest.
 
 #include <atomic>
 #include <condition_variable>
@@ -62,6 +63,7 @@ class DBImpl final : public DB {
   SequenceNumber history_floor() const override;
   Status set_history_floor(SequenceNumber floor) override;
   Status flush() override;
+  Status wait_for_background_work() override;
   Status compact_range(std::optional<std::string_view> begin,
                        std::optional<std::string_view> end) override;
   Statistics statistics() const override;
@@ -78,8 +80,8 @@ class DBImpl final : public DB {
   struct ReadState {
     std::shared_ptr<MemTable> mem;
     std::vector<std::shared_ptr<MemTable>> immutables;  // newest first
-    std::vector<std::shared_ptr<const Table>> level0;   // newest first
-    std::vector<LiveTable> level1;                      // sorted, disjoint
+    std::vector<std::shared_ptr<const Table>> level0;  // newest first
+    std::vector<std::vector<LiveTable>> deeper;        // L1, L2, ...: each sorted, disjoint
   };
   struct SnapshotList {
     std::mutex mu;
@@ -112,11 +114,16 @@ class DBImpl final : public DB {
   void background_loop();
   Status flush_oldest(std::unique_lock<std::mutex>& lock);
   bool compaction_wanted() const;
-  // db_compaction.cpp: merges L0 (and the L1 files it overlaps, or that overlap a manual
-  // request's range) into L1.
+  // db_compaction.cpp: picks and runs one compaction (a manual request's next step, L0 into
+  // L1, or the level most over its size into the next).
   Status compact(std::unique_lock<std::mutex>& lock);
-  Status install_tables(std::unique_lock<std::mutex>& lock, std::vector<LiveTable> level0,
-                        std::vector<LiveTable> level1);
+  // Merges `inputs` (files of `level`) and the files of level + 1 they overlap into level + 1.
+  Status compact_into_next(std::unique_lock<std::mutex>& lock, size_t level,
+                           std::vector<LiveTable> inputs);
+  // The level whose compaction is most needed (score >= 1), if any.
+  std::optional<size_t> level_to_compact() const;
+  Status install_levels(std::unique_lock<std::mutex>& lock,
+                        std::vector<std::vector<LiveTable>> levels);
   SequenceNumber history_floor_locked() const;
   void install_read_state();
   ManifestState manifest_state() const;
@@ -145,13 +152,15 @@ class DBImpl final : public DB {
 
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> immutables_;  // oldest first
-  std::vector<LiveTable> level0_;     // newest first
-  std::vector<LiveTable> level1_;     // sorted by key, disjoint
+  // levels_[0] is L0, newest first; deeper levels are sorted by key and disjoint.
+  std::vector<std::vector<LiveTable>> levels_;
+  std::vector<std::string> compact_pointer_;  // per level: where its next compaction starts
   SequenceNumber compaction_floor_ = 0;
   // A compact_range() request: the L1 range to rewrite too (unset bounds: unbounded).
   struct ManualCompaction {
     std::optional<std::string> begin;
     std::optional<std::string> end;
+    size_t level = 0;  // the next level to push down
     bool done = false;
     Status status;
   };

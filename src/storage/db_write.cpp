@@ -137,7 +137,7 @@ Status DBImpl::make_room(std::unique_lock<std::mutex>& lock, bool force) {
   while (true) {
     if (!background_error_.ok()) return background_error_;
     bool empty = mem_->entry_count() + mem_->range_tombstone_count() == 0;
-    bool l0_full = level0_.size() >= options_.l0_stop_writes_trigger;
+    bool l0_full = levels_[0].size() >= options_.l0_stop_writes_trigger;
     if (!l0_full) {
       if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
       if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
@@ -180,8 +180,10 @@ void DBImpl::install_read_state() {
   for (auto it = immutables_.rbegin(); it != immutables_.rend(); ++it) {
     state->immutables.push_back(it->mem);
   }
-  for (const LiveTable& t : level0_) state->level0.push_back(t.table);
-  state->level1 = level1_;
+  for (const LiveTable& t : levels_[0]) state->level0.push_back(t.table);
+  for (size_t level = 1; level < levels_.size(); ++level) {
+    if (!levels_[level].empty()) state->deeper.push_back(levels_[level]);
+  }
   read_state_ = std::move(state);
 }
 
@@ -191,10 +193,11 @@ ManifestState DBImpl::manifest_state() const {
   state.last_sequence = flushed_sequence_;
   state.log_number = log_number_;
   state.compaction_floor = compaction_floor_;
-  for (const LiveTable& t : level0_) state.tables.push_back(t.meta);
-  for (const LiveTable& t : level1_) {
-    state.tables.push_back(t.meta);
-    state.tables.back().level = 1;
+  for (size_t level = 0; level < levels_.size(); ++level) {
+    for (const LiveTable& t : levels_[level]) {
+      state.tables.push_back(t.meta);
+      state.tables.back().level = static_cast<uint32_t>(level);
+    }
   }
   return state;
 }
@@ -214,10 +217,6 @@ void DBImpl::background_loop() {
   }
 }
 
-bool DBImpl::compaction_wanted() const {
-  return manual_ != nullptr || level0_.size() >= options_.l0_compaction_trigger;
-}
-
 // Writes the oldest sealed memtable to an L0 table and records it; mu_ is held on entry and
 // exit, released for the I/O. Only this thread changes the table set and the manifest after
 // open.
@@ -227,9 +226,9 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *oldest.mem);
   lock.lock();
   if (!table.ok()) return table.status();
-  std::vector<LiveTable> previous = level0_;
+  std::vector<LiveTable> previous = levels_[0];
   if (table.value()) {
-    level0_.insert(level0_.begin(), *table.value());
+    levels_[0].insert(levels_[0].begin(), *table.value());
     counters_.table_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
   }
   uint64_t previous_log = log_number_;
@@ -241,7 +240,7 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   Status s = write_manifest(path_, state);
   lock.lock();
   if (!s.ok()) {
-    level0_ = std::move(previous);
+    levels_[0] = std::move(previous);
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
     install_read_state();  // a memtable seal may have published the new set meanwhile
@@ -273,6 +272,16 @@ Status DBImpl::flush() {
   }
   if (!s.ok()) return s;
   progress_cv_.wait(lock, [&] { return flushed_count_ >= target || !background_error_.ok(); });
+  return background_error_;
+}
+
+Status DBImpl::wait_for_background_work() {
+  std::unique_lock lock(mu_);
+  background_cv_.notify_one();
+  progress_cv_.wait(lock, [&] {
+    return closed_ || !background_error_.ok() || (immutables_.empty() && !compaction_wanted());
+  });
+  if (closed_) return Status::invalid_argument(path_ + ": the database is closed");
   return background_error_;
 }
 
