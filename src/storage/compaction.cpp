@@ -20,7 +20,7 @@ class OutputFile {
     auto file = open_writable_file(path_);
     if (!file.ok()) return file.status();
     file_ = std::move(file).value();
-    builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get());
+    builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get(), number_);
     return {};
   }
 
@@ -37,7 +37,8 @@ class OutputFile {
     }
     auto reader = open_random_access_file(path_);
     if (!reader.ok()) return reader.status();
-    auto table = Table::open(std::move(reader).value(), table_name(number_), sink_.context);
+    auto table =
+        Table::open(std::move(reader).value(), table_name(number_), sink_.context, number_);
     if (!table.ok()) return table.status();
     LiveTable live;
     live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),

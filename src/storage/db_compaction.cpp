@@ -181,7 +181,7 @@ Status DBImpl::install_levels(std::unique_lock<std::mutex>& lock,
   std::swap(levels, levels_);
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state);
+  Status s = write_manifest(path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
     levels_ = std::move(levels);

@@ -17,7 +17,11 @@
 // and the L1 files it overlaps are merged into L1; a level Ln (n >= 1) over its size target
 // (level1_bytes * multiplier^(n-1)) pushes one file, round robin over its key space, and the
 // Ln+1 files it overlaps into Ln+1. Deletions and range tombstones are dropped only where no
-// deeper level overlaps them. Not done yet (issue 5): encryption at rest.
+// deeper level overlaps them.
+//
+// Encryption at rest (Options::encryption_key_file): table blocks, WAL records and the
+// manifest body are sealed with AES-256-GCM (cipher.hpp). A WAL record is a kind byte
+// (kWalPlain or kWalSealed) and the batch, or the sealed batch bound to the WAL's number.
 
 #include <atomic>
 #include <condition_variable>
@@ -105,6 +109,12 @@ class DBImpl final : public DB {
   Status replay_wal(uint64_t number, bool last, MemTable* mem, SequenceNumber* max_sequence);
   Status open_tables(const ManifestState& state);
   Status start_wal(uint64_t number);
+  static constexpr uint8_t kWalPlain = 0;
+  static constexpr uint8_t kWalSealed = 1;
+  // The leader's WAL record for a stamped batch (in sealed_, valid until the next call).
+  std::string_view encode_wal_record(const std::string& rep, uint64_t wal_number);
+  Status decode_wal_record(std::string_view record, uint64_t wal_number, std::string* scratch,
+                           WriteBatch* batch) const;
   void remove_obsolete_files(const ManifestState& state);
   TableSink table_sink();
 
@@ -137,9 +147,11 @@ class DBImpl final : public DB {
   Result<SequenceNumber> read_sequence_locked(const ReadOptions& options) const;
 
   const Options options_;
-  const TableOptions table_options_;
   const std::string path_;
-  const TableContext table_context_;
+  // Set up by the constructor and open() (the key), fixed afterwards.
+  TableOptions table_options_;
+  TableContext table_context_;
+  std::shared_ptr<const Cipher> cipher_;  // null: no encryption at rest
   std::unique_ptr<FileLock> lock_;
 
   mutable std::mutex mu_;
@@ -178,6 +190,8 @@ class DBImpl final : public DB {
   uint64_t wal_number_ = 0;
   BatchApplier applier_;
   std::string record_;  // the leader's scratch for a stamped batch
+  std::string sealed_;         // and for its WAL record
+  std::string record_sealed_;  // and for the encrypted batch
 
   std::atomic<SequenceNumber> last_sequence_{0};
   std::shared_ptr<SnapshotList> snapshots_ = std::make_shared<SnapshotList>();

@@ -98,8 +98,9 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
       if (!g->status.ok() || !s.ok()) continue;
       record_.assign(g->batch->rep());
       put_fixed64(record_.data(), g->assigned);
-      s = wal_->add_record(record_);
-      logged += record_.size();
+      std::string_view encoded = encode_wal_record(record_, wal_number_);
+      s = wal_->add_record(encoded);
+      logged += encoded.size();
     }
     if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
     counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
@@ -237,7 +238,7 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   flushed_sequence_ = oldest.last_sequence;
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state);
+  Status s = write_manifest(path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
     levels_[0] = std::move(previous);
