@@ -189,6 +189,7 @@ class DBImpl final : public DB {
   std::unique_ptr<WalWriter> wal_;
   uint64_t wal_number_ = 0;
   BatchApplier applier_;
+  std::vector<Writer*> group_;  // the leader's current group
   std::string record_;  // the leader's scratch for a stamped batch
   std::string sealed_;         // and for its WAL record
   std::string record_sealed_;  // and for the encrypted batch

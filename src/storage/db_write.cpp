@@ -61,7 +61,8 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
 
   // The leader: take a group from the front of the queue.
   s = make_room(lock, false);
-  std::vector<Writer*> group;
+  std::vector<Writer*>& group = group_;  // the leader's scratch: no allocation once warm
+  group.clear();
   size_t group_bytes = 0;
   bool sync = false;
   SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
