@@ -119,6 +119,8 @@ class DBImpl final : public DB {
   TableSink table_sink();
 
   // Writes (db_write.cpp).
+  bool form_group(const Status& room);
+  Status log_and_apply(bool sync);
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
@@ -189,7 +191,8 @@ class DBImpl final : public DB {
   std::unique_ptr<WalWriter> wal_;
   uint64_t wal_number_ = 0;
   BatchApplier applier_;
-  std::vector<Writer*> group_;  // the leader's current group
+  std::vector<Writer*> group_;      // the leader's current group
+  SequenceNumber group_sequence_ = 0;  // and the last sequence it stamped
   std::string record_;  // the leader's scratch for a stamped batch
   std::string sealed_;         // and for its WAL record
   std::string record_sealed_;  // and for the encrypted batch

@@ -59,23 +59,53 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
   w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
   if (w.done) return w.status;
 
-  // The leader: take a group from the front of the queue.
+  // The leader: take a group from the front of the queue, log it, apply it, publish it.
   s = make_room(lock, false);
-  std::vector<Writer*>& group = group_;  // the leader's scratch: no allocation once warm
-  group.clear();
+  bool sync = form_group(s);
+  if (s.ok()) {
+    // Unlocked: only a leader touches the WAL writer and inserts into mem_.
+    lock.unlock();
+    s = log_and_apply(sync);
+    lock.lock();
+    if (s.ok()) {
+      last_sequence_.store(group_sequence_, std::memory_order_release);
+    } else if (background_error_.ok()) {
+      background_error_ = s;  // the WAL's tail is unknown: no write may follow
+    }
+  }
+  for (Writer* g : group_) {
+    if (g->status.ok()) g->status = s;
+    WEASEL_ASSERT(writers_.front() == g);
+    writers_.pop_front();
+    g->done = true;
+    if (g != &w) g->cv.notify_one();
+  }
+  if (writers_.empty()) {
+    progress_cv_.notify_all();
+  } else {
+    writers_.front()->cv.notify_one();
+  }
+  return w.status;
+}
+
+// With mu_ held, by the leader: the writers from the front of the queue that go into one WAL
+// write, each stamped with its sequence (or refused on its own). Returns whether the group
+// needs an fdatasync. After a failed make_room (`room`), it only collects the writers.
+bool DBImpl::form_group(const Status& room) {
+  group_.clear();
   size_t group_bytes = 0;
   bool sync = false;
   SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
   for (Writer* next : writers_) {
     if (next->batch == nullptr) break;  // a flush request leads its own turn
     bool alone = next->durability == Durability::kSyncEachWrite;
-    if (!group.empty() && (alone || group_bytes + next->batch->byte_size() > kMaxGroupBytes ||
-                           group.front()->durability == Durability::kSyncEachWrite)) {
+    if (!group_.empty() && (alone || group_bytes + next->batch->byte_size() > kMaxGroupBytes ||
+                            group_.front()->durability == Durability::kSyncEachWrite)) {
       break;
     }
-    group.push_back(next);
+    group_.push_back(next);
     group_bytes += next->batch->byte_size();
-    if (!s.ok()) continue;
+    if (!room.ok()) continue;
     if (next->sequence && *next->sequence <= sequence) {
       next->status = Status::invalid_argument(
           "sequence " + std::to_string(*next->sequence) + " does not follow the last one, " +
@@ -90,47 +120,32 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
     next->assigned = sequence;
     sync = sync || next->durability != Durability::kNone;
   }
+  group_sequence_ = sequence;
+  return sync;
+}
 
-  if (s.ok()) {
-    // Unlocked: only a leader touches the WAL writer and inserts into mem_.
-    lock.unlock();
-    uint64_t logged = 0;
-    for (Writer* g : group) {
-      if (!g->status.ok() || !s.ok()) continue;
-      record_.assign(g->batch->rep());
-      put_fixed64(record_.data(), g->assigned);
-      std::string_view encoded = encode_wal_record(record_, wal_number_);
-      s = wal_->add_record(encoded);
-      logged += encoded.size();
-    }
-    if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
-    counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
-    if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
-    if (s.ok()) {
-      for (Writer* g : group) {
-        if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
-      }
-    }
-    lock.lock();
-    if (s.ok()) {
-      last_sequence_.store(sequence, std::memory_order_release);
-    } else if (background_error_.ok()) {
-      background_error_ = s;  // the WAL's tail is unknown: no write may follow
-    }
+// Without mu_, by the leader: appends the group's batches to the WAL (one flush or sync) and
+// inserts them into the memtable.
+Status DBImpl::log_and_apply(bool sync) {
+  Status s;
+  uint64_t logged = 0;
+  for (Writer* g : group_) {
+    if (!g->status.ok()) continue;
+    record_.assign(g->batch->rep());
+    put_fixed64(record_.data(), g->assigned);
+    std::string_view encoded = encode_wal_record(record_, wal_number_);
+    s = wal_->add_record(encoded);
+    if (!s.ok()) return s;
+    logged += encoded.size();
   }
-  for (Writer* g : group) {
-    if (g->status.ok()) g->status = s;
-    WEASEL_ASSERT(writers_.front() == g);
-    writers_.pop_front();
-    g->done = true;
-    if (g != &w) g->cv.notify_one();
+  s = sync ? wal_->sync() : wal_->flush();
+  counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
+  if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) return s;
+  for (Writer* g : group_) {
+    if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
   }
-  if (writers_.empty()) {
-    progress_cv_.notify_all();
-  } else {
-    writers_.front()->cv.notify_one();
-  }
-  return w.status;
+  return {};
 }
 
 // Called by a leader with mu_ held: seals a full memtable (or any non-empty one when forced),
