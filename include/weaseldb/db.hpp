@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "weaseldb/iterator.hpp"
 #include "weaseldb/options.hpp"
@@ -73,6 +74,8 @@ struct Statistics {
   uint64_t immutable_memtables = 0;
   uint64_t l0_files = 0;
   uint64_t table_files = 0;
+  std::vector<uint64_t> level_files;  // per level, L0 first
+  std::vector<uint64_t> level_bytes;
 };
 
 class DB {
@@ -107,6 +110,8 @@ class DB {
 
   // Writes the memtable to an SSTable and waits until it is durable.
   virtual Status flush() = 0;
+  // Waits until no flush or compaction is pending: the levels are within their targets.
+  virtual Status wait_for_background_work() = 0;
   // Compacts the keys in [begin, end) (all keys when unset) down to the bottom level.
   virtual Status compact_range(std::optional<std::string_view> begin,
                                std::optional<std::string_view> end) = 0;

@@ -63,7 +63,10 @@ struct Options {
   Compression compression = Compression::kLz4;
   // Library-specific level (zstd: 1..22, lz4: acceleration); 0 means the library default.
   int compression_level = 0;
-  // Path of a file holding a 32-byte AES-256-GCM key; empty means no encryption at rest.
+  // Encryption at rest: path of a file holding an AES-256-GCM key (32 raw bytes, or 64 hex
+  // digits). Table blocks, WAL records and the manifest are then sealed; a database written
+  // with a key cannot be opened without it (invalid_argument) or with another (corruption).
+  // Empty: no encryption (tables written with a key stay readable only with it).
   std::string encryption_key_file;
 
   // Leveled compaction with a tiered L0.
@@ -73,7 +76,7 @@ struct Options {
   uint64_t level1_bytes = uint64_t{256} << 20;
   uint32_t level_size_multiplier = 10;
   uint32_t max_levels = 7;
-  uint32_t max_open_files = 1000;
+  uint32_t max_open_files = 1000;  // not enforced yet: every live table stays open
 
   // Pins history from this sequence at open, as DB::set_history_floor() would, but before any
   // compaction can run (the floor is not persisted: a reader that needs old versions passes

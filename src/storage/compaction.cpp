@@ -20,7 +20,7 @@ class OutputFile {
     auto file = open_writable_file(path_);
     if (!file.ok()) return file.status();
     file_ = std::move(file).value();
-    builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get());
+    builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get(), number_);
     return {};
   }
 
@@ -37,7 +37,8 @@ class OutputFile {
     }
     auto reader = open_random_access_file(path_);
     if (!reader.ok()) return reader.status();
-    auto table = Table::open(std::move(reader).value(), table_name(number_), sink_.context);
+    auto table =
+        Table::open(std::move(reader).value(), table_name(number_), sink_.context, number_);
     if (!table.ok()) return table.status();
     LiveTable live;
     live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),
@@ -132,16 +133,22 @@ Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, con
 Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
                                               const std::vector<std::shared_ptr<const Table>>& inputs,
                                               SequenceNumber smallest_snapshot,
-                                              uint64_t target_file_bytes, CompactionStats* stats) {
+                                              uint64_t target_file_bytes,
+                                              const DeeperOverlap& deeper, CompactionStats* stats) {
   Status s;
   std::vector<Tombstone> all = read_tombstones(inputs, &s);
   if (!s.ok()) return s;
-  // Tombstones every reader sees hide what they cover and then go; the others stay.
+  auto overlaps_deeper = [&](std::string_view lo, std::string_view hi) {
+    return deeper && deeper(lo, hi);
+  };
+  // Tombstones every reader sees hide what they cover here, and go unless a deeper level
+  // still holds keys in their range; the others stay.
   RangeTombstoneSet settled;
   std::vector<Tombstone> kept;
   for (Tombstone& t : all) {
-    if (t.sequence <= smallest_snapshot) {
-      settled.add(t.begin, t.end, t.sequence);
+    bool visible_to_all = t.sequence <= smallest_snapshot;
+    if (visible_to_all) settled.add(t.begin, t.end, t.sequence);
+    if (visible_to_all && !overlaps_deeper(t.begin, t.end)) {
       ++stats->dropped_tombstones;
     } else {
       kept.push_back(std::move(t));
@@ -192,7 +199,8 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
       has_user_key = true;
     }
     bool drop = (!new_key && newer_sequence <= smallest_snapshot) ||
-                (k.type == ValueType::kDeletion && k.sequence <= smallest_snapshot) ||
+                (k.type == ValueType::kDeletion && k.sequence <= smallest_snapshot &&
+                 !overlaps_deeper(k.user_key, k.user_key)) ||
                 (k.type == ValueType::kValue && settled.covering(k.user_key) > k.sequence);
     newer_sequence = k.sequence;
     if (drop) {

@@ -1,18 +1,19 @@
 #pragma once
 // Writing table files: one from a memtable (a flush), or several from merged tables (a
-// compaction into the bottom level).
+// compaction into the next level).
 //
 // Compaction rules (LevelDB's, plus range tombstones), with `smallest_snapshot` the lowest
 // sequence any reader may still use (DB::history_floor()):
 //   - of the versions of a key, one older than a newer version at or below smallest_snapshot
 //     is invisible to every reader: dropped;
-//   - a deletion at or below smallest_snapshot is dropped (the output is the bottom level:
-//     nothing older can reappear);
+//   - a deletion at or below smallest_snapshot is dropped where no deeper level overlaps its
+//     key (nothing older can reappear);
 //   - a value hidden by a range tombstone of the inputs whose sequence is at or below
-//     smallest_snapshot is dropped; such tombstones are then dropped too, the others kept.
-// Outputs are cut at about target_file_bytes, only between user keys, so the files of the
-// bottom level never overlap; each file gets the kept tombstones clipped to its key range
-// (the ranges of consecutive files meet at the first key of the next one).
+//     smallest_snapshot is dropped; such a tombstone is then dropped too where no deeper
+//     level overlaps its range. Other tombstones are kept.
+// Outputs are cut at about target_file_bytes, only between user keys, so the files of a level
+// never overlap; each file gets the kept tombstones clipped to its key range (the ranges of
+// consecutive files meet at the first key of the next one).
 //
 // Ownership: LiveTable shares ownership of its open Table. Output files are synced before
 // these functions return; the caller records them in the manifest.
@@ -52,11 +53,16 @@ struct CompactionStats {
   uint64_t bytes_written = 0;
 };
 
-// Merges `inputs` (tables; any order, their internal keys are distinct) into bottom-level
-// tables of about `target_file_bytes` each, ordered by key.
+// Whether a level below the output holds files overlapping the user keys [lo, hi]; null when
+// the output is the bottom.
+using DeeperOverlap = std::function<bool(std::string_view lo, std::string_view hi)>;
+
+// Merges `inputs` (tables; any order, their internal keys are distinct) into tables of about
+// `target_file_bytes` each, ordered by key.
 Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
                                               const std::vector<std::shared_ptr<const Table>>& inputs,
                                               SequenceNumber smallest_snapshot,
-                                              uint64_t target_file_bytes, CompactionStats* stats);
+                                              uint64_t target_file_bytes,
+                                              const DeeperOverlap& deeper, CompactionStats* stats);
 
 }  // namespace weaseldb::storage

@@ -1,6 +1,7 @@
-// DBImpl: compaction of L0 (tiered: all of it at once) into L1, the sorted bottom run.
+// DBImpl: choosing and running compactions (leveled, with a tiered L0).
 
 #include <algorithm>
+#include <cmath>
 
 #include "storage/db_impl.hpp"
 
@@ -14,103 +15,176 @@ struct UserRange {
 };
 
 UserRange user_range(const TableMeta& meta) {
-  return {std::string(extract_user_key(meta.smallest)), std::string(extract_user_key(meta.largest))};
+  return {std::string(extract_user_key(meta.smallest)),
+          std::string(extract_user_key(meta.largest))};
+}
+
+bool overlaps(const UserRange& r, const std::optional<std::string>& lo,
+              const std::optional<std::string>& hi) {
+  return (!lo || r.largest >= *lo) && (!hi || r.smallest <= *hi);
+}
+
+uint64_t level_bytes(const std::vector<LiveTable>& level) {
+  uint64_t total = 0;
+  for (const LiveTable& t : level) total += t.meta.bytes;
+  return total;
+}
+
+void sort_level(std::vector<LiveTable>* level) {
+  std::sort(level->begin(), level->end(), [](const LiveTable& a, const LiveTable& b) {
+    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
+  });
+  for (size_t i = 1; i < level->size(); ++i) {
+    WEASEL_ASSERT(compare_internal_keys((*level)[i - 1].meta.largest, (*level)[i].meta.smallest) <
+                  0);
+  }
 }
 
 }  // namespace
 
+bool DBImpl::compaction_wanted() const { return manual_ != nullptr || level_to_compact(); }
+
+std::optional<size_t> DBImpl::level_to_compact() const {
+  std::optional<size_t> best;
+  double best_score = 1.0;
+  double target = static_cast<double>(options_.level1_bytes);
+  for (size_t level = 0; level + 1 < levels_.size(); ++level) {
+    double score = level == 0
+                       ? static_cast<double>(levels_[0].size()) / options_.l0_compaction_trigger
+                       : static_cast<double>(level_bytes(levels_[level])) / target;
+    if (level > 0) target *= options_.level_size_multiplier;
+    if (score >= best_score) {
+      best_score = score;
+      best = level;
+    }
+  }
+  return best;
+}
+
 // mu_ is held on entry and exit and released for the I/O.
 Status DBImpl::compact(std::unique_lock<std::mutex>& lock) {
-  ManualCompaction* manual = manual_;
-  auto finish_manual = [&](const Status& s) {
-    if (manual != nullptr) {
-      manual->status = s;
-      manual->done = true;
-      manual_ = nullptr;
+  if (ManualCompaction* manual = manual_) {
+    // One level per call, top down, so flushes can run in between.
+    while (manual->level + 1 < levels_.size()) {
+      size_t level = manual->level++;
+      std::vector<LiveTable> inputs;
+      for (const LiveTable& t : levels_[level]) {
+        // L0 files overlap each other: all of them go, whatever the range.
+        if (level == 0 || overlaps(user_range(t.meta), manual->begin, manual->end)) {
+          inputs.push_back(t);
+        }
+      }
+      if (inputs.empty()) continue;
+      Status s = compact_into_next(lock, level, std::move(inputs));
+      if (!s.ok()) {
+        manual->status = s;
+        manual->done = true;
+        manual_ = nullptr;
+        return s;
+      }
+      return {};
     }
-    return s;
-  };
-  // Inputs: every L0 file, and the L1 files overlapping one interval: the hull of L0's
-  // user-key span and the manual request's range. One interval keeps the L1 files left out
-  // entirely before or after the outputs, so L1 stays disjoint.
-  std::optional<std::string> lo, hi;  // [lo, hi] inclusive; unset: unbounded on that side
-  bool bounded_lo = true, bounded_hi = true, any = false;
-  auto widen = [&](const std::optional<std::string>& b, const std::optional<std::string>& e) {
-    if (!b) bounded_lo = false;
-    if (!e) bounded_hi = false;
-    if (b && (!lo || *b < *lo)) lo = b;
-    if (e && (!hi || *e > *hi)) hi = e;
-    any = true;
-  };
-  for (const LiveTable& t : level0_) {
-    UserRange r = user_range(t.meta);
-    widen(r.smallest, r.largest);
+    manual->done = true;
+    manual_ = nullptr;
+    return {};
   }
-  if (manual != nullptr) widen(manual->begin, manual->end);  // end exclusive: wider is fine
-  std::optional<std::string> range_lo = bounded_lo ? lo : std::nullopt;
-  std::optional<std::string> range_hi = bounded_hi ? hi : std::nullopt;
-  std::vector<LiveTable> inputs0 = level0_;
-  std::vector<LiveTable> inputs1;
-  std::vector<LiveTable> kept1;
-  for (const LiveTable& t : level1_) {
+  std::optional<size_t> level = level_to_compact();
+  if (!level) return {};
+  if (*level == 0) return compact_into_next(lock, 0, levels_[0]);
+  // Round robin over the level's key space: the first file past the last one compacted.
+  const std::vector<LiveTable>& files = levels_[*level];
+  std::string& pointer = compact_pointer_[*level];
+  auto next = std::find_if(files.begin(), files.end(), [&](const LiveTable& t) {
+    return pointer.empty() || compare_internal_keys(t.meta.smallest, pointer) > 0;
+  });
+  if (next == files.end()) next = files.begin();
+  pointer = next->meta.largest;
+  return compact_into_next(lock, *level, {*next});
+}
+
+Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t level,
+                                 std::vector<LiveTable> inputs) {
+  WEASEL_ASSERT(level + 1 < levels_.size() && !inputs.empty());
+  size_t out = level + 1;
+  // The next level's files overlapping the inputs' user-key span. Being one interval, it
+  // leaves every other file of that level entirely before or after the outputs.
+  std::optional<std::string> lo, hi;
+  for (const LiveTable& t : inputs) {
     UserRange r = user_range(t.meta);
-    bool overlapping = any && (!range_lo || r.largest >= *range_lo) &&
-                       (!range_hi || r.smallest <= *range_hi);
-    (overlapping ? inputs1 : kept1).push_back(t);
+    if (!lo || r.smallest < *lo) lo = r.smallest;
+    if (!hi || r.largest > *hi) hi = r.largest;
   }
-  if (inputs0.empty() && inputs1.empty()) return finish_manual({});
+  std::vector<LiveTable> next_inputs, next_kept;
+  for (const LiveTable& t : levels_[out]) {
+    (overlaps(user_range(t.meta), lo, hi) ? next_inputs : next_kept).push_back(t);
+  }
+  // The levels below the output, as they are now (only this thread changes them).
+  std::vector<std::vector<UserRange>> below;
+  for (size_t l = out + 1; l < levels_.size(); ++l) {
+    below.emplace_back();
+    for (const LiveTable& t : levels_[l]) below.back().push_back(user_range(t.meta));
+  }
+  DeeperOverlap deeper = [below](std::string_view a, std::string_view b) {
+    for (const std::vector<UserRange>& files : below) {
+      // Sorted and disjoint: the first file ending at or after a decides.
+      auto f = std::partition_point(files.begin(), files.end(),
+                                    [&](const UserRange& r) { return r.largest < a; });
+      if (f != files.end() && f->smallest <= b) return true;
+    }
+    return false;
+  };
 
   SequenceNumber smallest_snapshot = history_floor_locked();
   // Recorded (and persisted with the result) before any history below it can disappear.
   compaction_floor_ = std::max(compaction_floor_, smallest_snapshot);
   std::vector<std::shared_ptr<const Table>> tables;
-  for (const LiveTable& t : inputs0) tables.push_back(t.table);
-  for (const LiveTable& t : inputs1) tables.push_back(t.table);
+  for (const LiveTable& t : inputs) tables.push_back(t.table);
+  for (const LiveTable& t : next_inputs) tables.push_back(t.table);
   lock.unlock();
   CompactionStats stats;
   Result<std::vector<LiveTable>> outputs =
-      compact_tables(table_sink(), tables, smallest_snapshot, options_.target_file_bytes, &stats);
+      compact_tables(table_sink(), tables, smallest_snapshot, options_.target_file_bytes,
+                     below.empty() ? DeeperOverlap() : deeper, &stats);
   lock.lock();
-  if (!outputs.ok()) return finish_manual(outputs.status());
+  if (!outputs.ok()) return outputs.status();
   counters_.table_bytes_written.fetch_add(stats.bytes_written, std::memory_order_relaxed);
 
-  // Flushes never run concurrently with this (same thread): L0 is still what we took.
-  WEASEL_ASSERT(level0_.size() == inputs0.size());
-  std::vector<LiveTable> level1 = std::move(kept1);
+  std::vector<std::vector<LiveTable>> levels = levels_;
+  auto is_input = [&](const LiveTable& t) {
+    return std::any_of(inputs.begin(), inputs.end(),
+                       [&](const LiveTable& i) { return i.meta.number == t.meta.number; });
+  };
+  // Flushes add L0 files only between compactions (same thread): the inputs are all there.
+  levels[level].erase(std::remove_if(levels[level].begin(), levels[level].end(), is_input),
+                      levels[level].end());
+  levels[out] = std::move(next_kept);
   for (LiveTable& t : outputs.value()) {
-    t.meta.level = 1;
-    level1.push_back(std::move(t));
+    t.meta.level = static_cast<uint32_t>(out);
+    levels[out].push_back(std::move(t));
   }
-  std::sort(level1.begin(), level1.end(), [](const LiveTable& a, const LiveTable& b) {
-    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
-  });
-  for (size_t i = 1; i < level1.size(); ++i) {
-    WEASEL_ASSERT(compare_internal_keys(level1[i - 1].meta.largest, level1[i].meta.smallest) < 0);
-  }
-  Status s = install_tables(lock, {}, std::move(level1));
+  sort_level(&levels[out]);
+  Status s = install_levels(lock, std::move(levels));
   if (!s.ok()) {
     for (const LiveTable& t : outputs.value()) (void)remove_file(table_path(path_, t.meta.number));
-    return finish_manual(s);
+    return s;
   }
   counters_.compactions.fetch_add(1, std::memory_order_relaxed);
   // Open iterators keep reading the inputs through their open descriptors.
-  for (const LiveTable& t : inputs0) (void)remove_file(table_path(path_, t.meta.number));
-  for (const LiveTable& t : inputs1) (void)remove_file(table_path(path_, t.meta.number));
-  return finish_manual({});
+  for (const LiveTable& t : inputs) (void)remove_file(table_path(path_, t.meta.number));
+  for (const LiveTable& t : next_inputs) (void)remove_file(table_path(path_, t.meta.number));
+  return {};
 }
 
-// Makes the given levels current: manifest first (unlocked), then the in-memory state.
-Status DBImpl::install_tables(std::unique_lock<std::mutex>& lock, std::vector<LiveTable> level0,
-                              std::vector<LiveTable> level1) {
-  std::swap(level0, level0_);
-  std::swap(level1, level1_);
+// Makes `levels` current: manifest first (unlocked), then the in-memory state.
+Status DBImpl::install_levels(std::unique_lock<std::mutex>& lock,
+                              std::vector<std::vector<LiveTable>> levels) {
+  std::swap(levels, levels_);
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state);
+  Status s = write_manifest(path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
-    level0_ = std::move(level0);
-    level1_ = std::move(level1);
+    levels_ = std::move(levels);
     install_read_state();  // a memtable seal may have published the new set meanwhile
     return s;
   }

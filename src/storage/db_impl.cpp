@@ -26,9 +26,15 @@ Status validate_options(const Options& o) {
   if (!is_known_compression(static_cast<uint8_t>(o.compression))) {
     return bad("compression", "unknown codec");
   }
-  if (!o.encryption_key_file.empty()) {
-    return bad("encryption_key_file", "encryption at rest is not implemented yet");
+  if (o.l0_compaction_trigger < 1) return bad("l0_compaction_trigger", "must be >= 1");
+  if (o.l0_stop_writes_trigger <= o.l0_compaction_trigger) {
+    // Writers would wait for a compaction that never starts.
+    return bad("l0_stop_writes_trigger", "must be above l0_compaction_trigger");
   }
+  if (o.target_file_bytes < (uint64_t{4} << 10)) return bad("target_file_bytes", "below 4 KiB");
+  if (o.max_levels < 2 || o.max_levels > 20) return bad("max_levels", "outside [2, 20]");
+  if (o.level_size_multiplier < 2) return bad("level_size_multiplier", "must be >= 2");
+  if (o.level1_bytes < o.target_file_bytes) return bad("level1_bytes", "below target_file_bytes");
   return {};
 }
 
@@ -58,9 +64,11 @@ TableContext make_table_context(const Options& options) {
 
 DBImpl::DBImpl(const Options& options, std::string path)
     : options_(options),
-      table_options_(TableOptions::from(options)),
       path_(std::move(path)),
-      table_context_(make_table_context(options)) {}
+      table_options_(TableOptions::from(options)),
+      table_context_(make_table_context(options)),
+      levels_(options.max_levels),
+      compact_pointer_(options.max_levels) {}
 
 DBImpl::~DBImpl() { (void)close_impl(true); }
 
@@ -75,6 +83,16 @@ Status DBImpl::open() {
   Result<std::unique_ptr<FileLock>> lock = FileLock::acquire(path_ + "/LOCK");
   if (!lock.ok()) return lock.status();
   lock_ = std::move(lock).value();
+  if (!options_.encryption_key_file.empty()) {
+    Result<std::unique_ptr<Cipher>> cipher = Cipher::from_key_file(options_.encryption_key_file);
+    if (!cipher.ok()) {
+      return Status::invalid_argument("Options::encryption_key_file: " +
+                                      cipher.status().message());
+    }
+    cipher_ = std::move(cipher).value();
+    table_options_.cipher = cipher_;
+    table_context_.cipher = cipher_;
+  }
 
   ManifestState state;
   std::vector<uint64_t> wal_numbers;
@@ -100,14 +118,14 @@ Status DBImpl::open() {
   }
   Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *mem);
   if (!table.ok()) return table.status();
-  if (table.value()) level0_.insert(level0_.begin(), *table.value());
+  if (table.value()) levels_[0].insert(levels_[0].begin(), *table.value());
   wal_number_ = next_file_number_++;
   s = start_wal(wal_number_);
   if (!s.ok()) return s;
   log_number_ = wal_number_;
   flushed_sequence_ = max_sequence;
   state = manifest_state();
-  s = write_manifest(path_, state);
+  s = write_manifest(path_, state, cipher_.get());
   if (!s.ok()) return s;
   last_sequence_.store(max_sequence, std::memory_order_release);
   remove_obsolete_files(state);
@@ -119,7 +137,7 @@ Status DBImpl::open() {
 }
 
 Status DBImpl::recover(ManifestState* state, std::vector<uint64_t>* wal_numbers) {
-  Result<ManifestState> manifest = read_manifest(path_);
+  Result<ManifestState> manifest = read_manifest(path_, cipher_.get());
   if (manifest.ok()) {
     if (options_.error_if_exists) return Status::invalid_argument(path_ + ": database exists");
     *state = std::move(manifest).value();
@@ -150,17 +168,26 @@ Status DBImpl::open_tables(const ManifestState& state) {
                                 " listed in the manifest cannot be opened: " +
                                 file.status().message());
     }
-    auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_);
+    auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_,
+                             meta.number);
     if (!table.ok()) return table.status();
-    if (meta.level > 1) return Status::corruption(path_ + ": MANIFEST: table in level " + std::to_string(meta.level));
-    (meta.level == 0 ? level0_ : level1_).push_back({meta, std::move(table).value()});
+    if (meta.level >= levels_.size()) {
+      return Status::invalid_argument(path_ + ": MANIFEST: a table in level " +
+                                      std::to_string(meta.level) + " (Options::max_levels is " +
+                                      std::to_string(levels_.size()) + ")");
+    }
+    levels_[meta.level].push_back({meta, std::move(table).value()});
   }
-  std::sort(level1_.begin(), level1_.end(), [](const LiveTable& a, const LiveTable& b) {
-    return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
-  });
-  for (size_t i = 1; i < level1_.size(); ++i) {
-    if (compare_internal_keys(level1_[i - 1].meta.largest, level1_[i].meta.smallest) >= 0) {
-      return Status::corruption(path_ + ": MANIFEST: level 1 tables overlap");
+  for (size_t level = 1; level < levels_.size(); ++level) {
+    std::vector<LiveTable>& files = levels_[level];
+    std::sort(files.begin(), files.end(), [](const LiveTable& a, const LiveTable& b) {
+      return compare_internal_keys(a.meta.smallest, b.meta.smallest) < 0;
+    });
+    for (size_t i = 1; i < files.size(); ++i) {
+      if (compare_internal_keys(files[i - 1].meta.largest, files[i].meta.smallest) >= 0) {
+        return Status::corruption(path_ + ": MANIFEST: tables of level " +
+                                  std::to_string(level) + " overlap");
+      }
     }
   }
   return {};
@@ -174,8 +201,10 @@ Status DBImpl::replay_wal(uint64_t number, bool last, MemTable* mem,
   WalReader reader(file.value().get(), path);
   std::string_view record;
   WriteBatch batch;
+  std::string opened;
   while (reader.read_record(&record)) {
-    Status s = batch.set_rep(record);
+    Status s = decode_wal_record(record, number, &opened, &batch);
+    if (s.code() == StatusCode::kInvalidArgument) return Status::invalid_argument(path + ": " + s.message());
     if (s.ok()) s = BatchApplier::validate(batch);
     if (!s.ok()) {
       return Status::corruption(path + ": record at offset " +
@@ -197,6 +226,38 @@ Status DBImpl::replay_wal(uint64_t number, bool last, MemTable* mem,
                               " in a WAL that was sealed (" + reader.torn_tail()->reason + ")");
   }
   return {};
+}
+
+std::string_view DBImpl::encode_wal_record(const std::string& rep, uint64_t wal_number) {
+  if (cipher_ == nullptr) {
+    sealed_.assign(1, static_cast<char>(kWalPlain));
+    sealed_ += rep;
+    return sealed_;
+  }
+  std::string aad;
+  append_fixed64(&aad, wal_number);
+  Status s = cipher_->seal(rep, aad, &record_sealed_);
+  WEASEL_ASSERT(s.ok());  // only fails without randomness or memory
+  sealed_.assign(1, static_cast<char>(kWalSealed));
+  sealed_ += record_sealed_;
+  return sealed_;
+}
+
+Status DBImpl::decode_wal_record(std::string_view record, uint64_t wal_number,
+                                 std::string* scratch, WriteBatch* batch) const {
+  if (record.empty()) return Status::corruption("empty WAL record");
+  auto kind = static_cast<uint8_t>(record[0]);
+  record.remove_prefix(1);
+  if (kind == kWalPlain) return batch->set_rep(record);
+  if (kind != kWalSealed) return Status::corruption("unknown WAL record kind");
+  if (cipher_ == nullptr) {
+    return Status::invalid_argument("the WAL is encrypted and no key is configured");
+  }
+  std::string aad;
+  append_fixed64(&aad, wal_number);
+  Status s = cipher_->open(record, aad, scratch);
+  if (!s.ok()) return s;
+  return batch->set_rep(*scratch);
 }
 
 Status DBImpl::start_wal(uint64_t number) {
@@ -284,8 +345,14 @@ Statistics DBImpl::statistics() const {
   std::lock_guard lock(mu_);
   st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
   st.immutable_memtables = immutables_.size();
-  st.l0_files = level0_.size();
-  st.table_files = level0_.size() + level1_.size();
+  st.l0_files = levels_[0].size();
+  for (const auto& level : levels_) {
+    st.table_files += level.size();
+    st.level_files.push_back(level.size());
+    uint64_t bytes = 0;
+    for (const LiveTable& t : level) bytes += t.meta.bytes;
+    st.level_bytes.push_back(bytes);
+  }
   return st;
 }
 

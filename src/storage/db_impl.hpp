@@ -13,10 +13,15 @@
 // writes unlocked (the WAL writer, the applier and insertion into mem_, which only a leader
 // may switch). last_sequence_ is atomic for readers.
 //
-// Compaction is tiered at L0: past Options::l0_compaction_trigger files, all of L0 and the L1
-// files it overlaps are merged into L1, a single sorted run of disjoint files (the bottom
-// level, where tombstones are dropped). Not done yet (issue 5): levels below L1 (so every L0
-// compaction rewrites the L1 files it overlaps), encryption at rest.
+// Compaction is leveled with a tiered L0: past Options::l0_compaction_trigger files, all of L0
+// and the L1 files it overlaps are merged into L1; a level Ln (n >= 1) over its size target
+// (level1_bytes * multiplier^(n-1)) pushes one file, round robin over its key space, and the
+// Ln+1 files it overlaps into Ln+1. Deletions and range tombstones are dropped only where no
+// deeper level overlaps them.
+//
+// Encryption at rest (Options::encryption_key_file): table blocks, WAL records and the
+// manifest body are sealed with AES-256-GCM (cipher.hpp). A WAL record is a kind byte
+// (kWalPlain or kWalSealed) and the batch, or the sealed batch bound to the WAL's number.
 
 #include <atomic>
 #include <condition_variable>
@@ -62,6 +67,7 @@ class DBImpl final : public DB {
   SequenceNumber history_floor() const override;
   Status set_history_floor(SequenceNumber floor) override;
   Status flush() override;
+  Status wait_for_background_work() override;
   Status compact_range(std::optional<std::string_view> begin,
                        std::optional<std::string_view> end) override;
   Statistics statistics() const override;
@@ -78,8 +84,8 @@ class DBImpl final : public DB {
   struct ReadState {
     std::shared_ptr<MemTable> mem;
     std::vector<std::shared_ptr<MemTable>> immutables;  // newest first
-    std::vector<std::shared_ptr<const Table>> level0;   // newest first
-    std::vector<LiveTable> level1;                      // sorted, disjoint
+    std::vector<std::shared_ptr<const Table>> level0;  // newest first
+    std::vector<std::vector<LiveTable>> deeper;        // L1, L2, ...: each sorted, disjoint
   };
   struct SnapshotList {
     std::mutex mu;
@@ -103,20 +109,33 @@ class DBImpl final : public DB {
   Status replay_wal(uint64_t number, bool last, MemTable* mem, SequenceNumber* max_sequence);
   Status open_tables(const ManifestState& state);
   Status start_wal(uint64_t number);
+  static constexpr uint8_t kWalPlain = 0;
+  static constexpr uint8_t kWalSealed = 1;
+  // The leader's WAL record for a stamped batch (in sealed_, valid until the next call).
+  std::string_view encode_wal_record(const std::string& rep, uint64_t wal_number);
+  Status decode_wal_record(std::string_view record, uint64_t wal_number, std::string* scratch,
+                           WriteBatch* batch) const;
   void remove_obsolete_files(const ManifestState& state);
   TableSink table_sink();
 
   // Writes (db_write.cpp).
+  bool form_group(const Status& room);
+  Status log_and_apply(bool sync);
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
   Status flush_oldest(std::unique_lock<std::mutex>& lock);
   bool compaction_wanted() const;
-  // db_compaction.cpp: merges L0 (and the L1 files it overlaps, or that overlap a manual
-  // request's range) into L1.
+  // db_compaction.cpp: picks and runs one compaction (a manual request's next step, L0 into
+  // L1, or the level most over its size into the next).
   Status compact(std::unique_lock<std::mutex>& lock);
-  Status install_tables(std::unique_lock<std::mutex>& lock, std::vector<LiveTable> level0,
-                        std::vector<LiveTable> level1);
+  // Merges `inputs` (files of `level`) and the files of level + 1 they overlap into level + 1.
+  Status compact_into_next(std::unique_lock<std::mutex>& lock, size_t level,
+                           std::vector<LiveTable> inputs);
+  // The level whose compaction is most needed (score >= 1), if any.
+  std::optional<size_t> level_to_compact() const;
+  Status install_levels(std::unique_lock<std::mutex>& lock,
+                        std::vector<std::vector<LiveTable>> levels);
   SequenceNumber history_floor_locked() const;
   void install_read_state();
   ManifestState manifest_state() const;
@@ -130,9 +149,11 @@ class DBImpl final : public DB {
   Result<SequenceNumber> read_sequence_locked(const ReadOptions& options) const;
 
   const Options options_;
-  const TableOptions table_options_;
   const std::string path_;
-  const TableContext table_context_;
+  // Set up by the constructor and open() (the key), fixed afterwards.
+  TableOptions table_options_;
+  TableContext table_context_;
+  std::shared_ptr<const Cipher> cipher_;  // null: no encryption at rest
   std::unique_ptr<FileLock> lock_;
 
   mutable std::mutex mu_;
@@ -145,13 +166,15 @@ class DBImpl final : public DB {
 
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> immutables_;  // oldest first
-  std::vector<LiveTable> level0_;     // newest first
-  std::vector<LiveTable> level1_;     // sorted by key, disjoint
+  // levels_[0] is L0, newest first; deeper levels are sorted by key and disjoint.
+  std::vector<std::vector<LiveTable>> levels_;
+  std::vector<std::string> compact_pointer_;  // per level: where its next compaction starts
   SequenceNumber compaction_floor_ = 0;
   // A compact_range() request: the L1 range to rewrite too (unset bounds: unbounded).
   struct ManualCompaction {
     std::optional<std::string> begin;
     std::optional<std::string> end;
+    size_t level = 0;  // the next level to push down
     bool done = false;
     Status status;
   };
@@ -168,7 +191,11 @@ class DBImpl final : public DB {
   std::unique_ptr<WalWriter> wal_;
   uint64_t wal_number_ = 0;
   BatchApplier applier_;
+  std::vector<Writer*> group_;      // the leader's current group
+  SequenceNumber group_sequence_ = 0;  // and the last sequence it stamped
   std::string record_;  // the leader's scratch for a stamped batch
+  std::string sealed_;         // and for its WAL record
+  std::string record_sealed_;  // and for the encrypted batch
 
   std::atomic<SequenceNumber> last_sequence_{0};
   std::shared_ptr<SnapshotList> snapshots_ = std::make_shared<SnapshotList>();

@@ -130,9 +130,12 @@ Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string
   for (const auto& table : state->level0) {
     if (auto s = search_table(*table)) return *s;
   }
-  // L1 files are disjoint: only one can hold the key (and the tombstones covering it).
-  if (const LiveTable* file = find_level_file(state->level1, key)) {
-    if (auto s = search_table(*file->table)) return *s;
+  // Deeper levels are disjoint: one file per level can hold the key (and the tombstones
+  // covering it), and shallower levels hold the newer versions.
+  for (const auto& level : state->deeper) {
+    if (const LiveTable* file = find_level_file(level, key)) {
+      if (auto s = search_table(*file->table)) return *s;
+    }
   }
   return Status::not_found("");
 }
@@ -187,9 +190,9 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
     children.push_back(table->new_iterator(block_options(options)));
     add_tombstones(*table);
   }
-  if (!state->level1.empty()) {
-    for (const LiveTable& file : state->level1) add_tombstones(*file.table);
-    children.push_back(new_level_iterator(state->level1, block_options(options)));
+  for (const auto& level : state->deeper) {
+    for (const LiveTable& file : level) add_tombstones(*file.table);
+    children.push_back(new_level_iterator(level, block_options(options)));
   }
   tombstones.finish();
   auto pin = std::make_shared<IteratorPin>(state, live_iterators_);

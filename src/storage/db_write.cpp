@@ -59,64 +59,21 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
   w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
   if (w.done) return w.status;
 
-  // The leader: take a group from the front of the queue.
+  // The leader: take a group from the front of the queue, log it, apply it, publish it.
   s = make_room(lock, false);
-  std::vector<Writer*> group;
-  size_t group_bytes = 0;
-  bool sync = false;
-  SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
-  for (Writer* next : writers_) {
-    if (next->batch == nullptr) break;  // a flush request leads its own turn
-    bool alone = next->durability == Durability::kSyncEachWrite;
-    if (!group.empty() && (alone || group_bytes + next->batch->byte_size() > kMaxGroupBytes ||
-                           group.front()->durability == Durability::kSyncEachWrite)) {
-      break;
-    }
-    group.push_back(next);
-    group_bytes += next->batch->byte_size();
-    if (!s.ok()) continue;
-    if (next->sequence && *next->sequence <= sequence) {
-      next->status = Status::invalid_argument(
-          "sequence " + std::to_string(*next->sequence) + " does not follow the last one, " +
-          std::to_string(sequence));
-      continue;
-    }
-    sequence = next->sequence.value_or(sequence + 1);
-    if (sequence > kMaxSequenceNumber) {
-      next->status = Status::resource_exhausted("sequence numbers are exhausted");
-      continue;
-    }
-    next->assigned = sequence;
-    sync = sync || next->durability != Durability::kNone;
-  }
-
+  bool sync = form_group(s);
   if (s.ok()) {
     // Unlocked: only a leader touches the WAL writer and inserts into mem_.
     lock.unlock();
-    uint64_t logged = 0;
-    for (Writer* g : group) {
-      if (!g->status.ok() || !s.ok()) continue;
-      record_.assign(g->batch->rep());
-      put_fixed64(record_.data(), g->assigned);
-      s = wal_->add_record(record_);
-      logged += record_.size();
-    }
-    if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
-    counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
-    if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
-    if (s.ok()) {
-      for (Writer* g : group) {
-        if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
-      }
-    }
+    s = log_and_apply(sync);
     lock.lock();
     if (s.ok()) {
-      last_sequence_.store(sequence, std::memory_order_release);
+      last_sequence_.store(group_sequence_, std::memory_order_release);
     } else if (background_error_.ok()) {
       background_error_ = s;  // the WAL's tail is unknown: no write may follow
     }
   }
-  for (Writer* g : group) {
+  for (Writer* g : group_) {
     if (g->status.ok()) g->status = s;
     WEASEL_ASSERT(writers_.front() == g);
     writers_.pop_front();
@@ -131,13 +88,73 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
   return w.status;
 }
 
+// With mu_ held, by the leader: the writers from the front of the queue that go into one WAL
+// write, each stamped with its sequence (or refused on its own). Returns whether the group
+// needs an fdatasync. After a failed make_room (`room`), it only collects the writers.
+bool DBImpl::form_group(const Status& room) {
+  group_.clear();
+  size_t group_bytes = 0;
+  bool sync = false;
+  SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
+  for (Writer* next : writers_) {
+    if (next->batch == nullptr) break;  // a flush request leads its own turn
+    bool alone = next->durability == Durability::kSyncEachWrite;
+    if (!group_.empty() && (alone || group_bytes + next->batch->byte_size() > kMaxGroupBytes ||
+                            group_.front()->durability == Durability::kSyncEachWrite)) {
+      break;
+    }
+    group_.push_back(next);
+    group_bytes += next->batch->byte_size();
+    if (!room.ok()) continue;
+    if (next->sequence && *next->sequence <= sequence) {
+      next->status = Status::invalid_argument(
+          "sequence " + std::to_string(*next->sequence) + " does not follow the last one, " +
+          std::to_string(sequence));
+      continue;
+    }
+    sequence = next->sequence.value_or(sequence + 1);
+    if (sequence > kMaxSequenceNumber) {
+      next->status = Status::resource_exhausted("sequence numbers are exhausted");
+      continue;
+    }
+    next->assigned = sequence;
+    sync = sync || next->durability != Durability::kNone;
+  }
+  group_sequence_ = sequence;
+  return sync;
+}
+
+// Without mu_, by the leader: appends the group's batches to the WAL (one flush or sync) and
+// inserts them into the memtable.
+Status DBImpl::log_and_apply(bool sync) {
+  Status s;
+  uint64_t logged = 0;
+  for (Writer* g : group_) {
+    if (!g->status.ok()) continue;
+    record_.assign(g->batch->rep());
+    put_fixed64(record_.data(), g->assigned);
+    std::string_view encoded = encode_wal_record(record_, wal_number_);
+    s = wal_->add_record(encoded);
+    if (!s.ok()) return s;
+    logged += encoded.size();
+  }
+  s = sync ? wal_->sync() : wal_->flush();
+  counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
+  if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) return s;
+  for (Writer* g : group_) {
+    if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
+  }
+  return {};
+}
+
 // Called by a leader with mu_ held: seals a full memtable (or any non-empty one when forced),
 // waiting while too many sealed memtables await their flush.
 Status DBImpl::make_room(std::unique_lock<std::mutex>& lock, bool force) {
   while (true) {
     if (!background_error_.ok()) return background_error_;
     bool empty = mem_->entry_count() + mem_->range_tombstone_count() == 0;
-    bool l0_full = level0_.size() >= options_.l0_stop_writes_trigger;
+    bool l0_full = levels_[0].size() >= options_.l0_stop_writes_trigger;
     if (!l0_full) {
       if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
       if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
@@ -180,8 +197,10 @@ void DBImpl::install_read_state() {
   for (auto it = immutables_.rbegin(); it != immutables_.rend(); ++it) {
     state->immutables.push_back(it->mem);
   }
-  for (const LiveTable& t : level0_) state->level0.push_back(t.table);
-  state->level1 = level1_;
+  for (const LiveTable& t : levels_[0]) state->level0.push_back(t.table);
+  for (size_t level = 1; level < levels_.size(); ++level) {
+    if (!levels_[level].empty()) state->deeper.push_back(levels_[level]);
+  }
   read_state_ = std::move(state);
 }
 
@@ -191,10 +210,11 @@ ManifestState DBImpl::manifest_state() const {
   state.last_sequence = flushed_sequence_;
   state.log_number = log_number_;
   state.compaction_floor = compaction_floor_;
-  for (const LiveTable& t : level0_) state.tables.push_back(t.meta);
-  for (const LiveTable& t : level1_) {
-    state.tables.push_back(t.meta);
-    state.tables.back().level = 1;
+  for (size_t level = 0; level < levels_.size(); ++level) {
+    for (const LiveTable& t : levels_[level]) {
+      state.tables.push_back(t.meta);
+      state.tables.back().level = static_cast<uint32_t>(level);
+    }
   }
   return state;
 }
@@ -214,10 +234,6 @@ void DBImpl::background_loop() {
   }
 }
 
-bool DBImpl::compaction_wanted() const {
-  return manual_ != nullptr || level0_.size() >= options_.l0_compaction_trigger;
-}
-
 // Writes the oldest sealed memtable to an L0 table and records it; mu_ is held on entry and
 // exit, released for the I/O. Only this thread changes the table set and the manifest after
 // open.
@@ -227,9 +243,9 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   Result<std::optional<LiveTable>> table = write_memtable_table(table_sink(), *oldest.mem);
   lock.lock();
   if (!table.ok()) return table.status();
-  std::vector<LiveTable> previous = level0_;
+  std::vector<LiveTable> previous = levels_[0];
   if (table.value()) {
-    level0_.insert(level0_.begin(), *table.value());
+    levels_[0].insert(levels_[0].begin(), *table.value());
     counters_.table_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
   }
   uint64_t previous_log = log_number_;
@@ -238,14 +254,14 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   flushed_sequence_ = oldest.last_sequence;
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state);
+  Status s = write_manifest(path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
-    level0_ = std::move(previous);
+    levels_[0] = std::move(previous);
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
     install_read_state();  // a memtable seal may have published the new set meanwhile
-    (void)remove_file(table_path(path_, table.value() ? table.value()->meta.number : 0));
+    if (table.value()) (void)remove_file(table_path(path_, table.value()->meta.number));
     return s;
   }
   immutables_.pop_front();
@@ -273,6 +289,16 @@ Status DBImpl::flush() {
   }
   if (!s.ok()) return s;
   progress_cv_.wait(lock, [&] { return flushed_count_ >= target || !background_error_.ok(); });
+  return background_error_;
+}
+
+Status DBImpl::wait_for_background_work() {
+  std::unique_lock lock(mu_);
+  background_cv_.notify_one();
+  progress_cv_.wait(lock, [&] {
+    return closed_ || !background_error_.ok() || (immutables_.empty() && !compaction_wanted());
+  });
+  if (closed_) return Status::invalid_argument(path_ + ": the database is closed");
   return background_error_;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "storage/cipher.hpp"
 #include "storage/coding.hpp"
 #include "storage/file.hpp"
 
@@ -13,6 +14,7 @@ namespace {
 
 constexpr uint64_t kManifestMagic = 0x464e414d4c534557ULL;  // "WESLMANF" little-endian
 constexpr uint32_t kManifestVersion = 1;
+constexpr uint32_t kManifestSealedVersion = 2;
 constexpr size_t kHeaderBytes = 16;
 constexpr size_t kMaxManifestBytes = size_t{1} << 30;
 
@@ -48,7 +50,7 @@ FileKind parse_file_name(const std::string& name, uint64_t* number) {
   return FileKind::kOther;
 }
 
-std::string encode_manifest(const ManifestState& state) {
+Result<std::string> encode_manifest(const ManifestState& state, const Cipher* cipher) {
   std::string body;
   append_varint(&body, state.next_file_number);
   append_varint(&body, state.last_sequence);
@@ -62,20 +64,27 @@ std::string encode_manifest(const ManifestState& state) {
     append_length_prefixed(&body, t.smallest);
     append_length_prefixed(&body, t.largest);
   }
+  if (cipher != nullptr) {
+    std::string sealed;
+    Status s = cipher->seal(body, "MANIFEST", &sealed);
+    if (!s.ok()) return s;
+    body.swap(sealed);
+  }
   std::string out;
   append_fixed64(&out, kManifestMagic);
-  append_fixed32(&out, kManifestVersion);
+  append_fixed32(&out, cipher != nullptr ? kManifestSealedVersion : kManifestVersion);
   append_fixed32(&out, static_cast<uint32_t>(body.size()));
   out += body;
   append_fixed64(&out, XXH3_64bits(body.data(), body.size()));
   return out;
 }
 
-Result<ManifestState> decode_manifest(std::string_view bytes) {
+Result<ManifestState> decode_manifest(std::string_view bytes, const Cipher* cipher) {
   if (bytes.size() < kHeaderBytes + 8 || decode_fixed64(bytes.data()) != kManifestMagic) {
     return Status::corruption("MANIFEST: not a manifest");
   }
-  if (decode_fixed32(bytes.data() + 8) != kManifestVersion) {
+  uint32_t version = decode_fixed32(bytes.data() + 8);
+  if (version != kManifestVersion && version != kManifestSealedVersion) {
     return Status::corruption("MANIFEST: unsupported version");
   }
   uint32_t body_bytes = decode_fixed32(bytes.data() + 12);
@@ -86,6 +95,15 @@ Result<ManifestState> decode_manifest(std::string_view bytes) {
   if (decode_fixed64(bytes.data() + kHeaderBytes + body_bytes) !=
       XXH3_64bits(body.data(), body.size())) {
     return Status::corruption("MANIFEST: checksum mismatch");
+  }
+  std::string opened;
+  if (version == kManifestSealedVersion) {
+    if (cipher == nullptr) {
+      return Status::invalid_argument("MANIFEST: encrypted, and no key is configured");
+    }
+    Status s = cipher->open(body, "MANIFEST", &opened);
+    if (!s.ok()) return Status::corruption("MANIFEST: " + s.message());
+    body = opened;
   }
   ManifestState state;
   uint64_t count = 0;
@@ -110,11 +128,13 @@ Result<ManifestState> decode_manifest(std::string_view bytes) {
   return state;
 }
 
-Status write_manifest(const std::string& dir, const ManifestState& state) {
+Status write_manifest(const std::string& dir, const ManifestState& state, const Cipher* cipher) {
+  Result<std::string> encoded = encode_manifest(state, cipher);
+  if (!encoded.ok()) return encoded.status();
   std::string tmp = manifest_path(dir) + ".tmp";
   auto file = open_writable_file(tmp);
   if (!file.ok()) return file.status();
-  Status s = file.value()->append(encode_manifest(state));
+  Status s = file.value()->append(encoded.value());
   if (s.ok()) s = file.value()->sync();
   Status closed = file.value()->close();
   if (s.ok()) s = closed;
@@ -123,7 +143,7 @@ Status write_manifest(const std::string& dir, const ManifestState& state) {
   return s;
 }
 
-Result<ManifestState> read_manifest(const std::string& dir) {
+Result<ManifestState> read_manifest(const std::string& dir, const Cipher* cipher) {
   std::string path = manifest_path(dir);
   Result<bool> exists = file_exists(path);
   if (!exists.ok()) return exists.status();
@@ -135,8 +155,11 @@ Result<ManifestState> read_manifest(const std::string& dir) {
   std::string scratch(size, '\0');
   auto bytes = file.value()->read(0, size, scratch.data());
   if (!bytes.ok()) return bytes.status();
-  Result<ManifestState> state = decode_manifest(bytes.value());
-  if (!state.ok()) return Status::corruption(dir + "/" + state.status().message());
+  Result<ManifestState> state = decode_manifest(bytes.value(), cipher);
+  if (!state.ok()) {
+    if (state.status().code() != StatusCode::kCorruption) return state.status();
+    return Status::corruption(dir + "/" + state.status().message());
+  }
   return state;
 }
 

@@ -8,6 +8,7 @@
 // changes once per flush or compaction, so a whole rewrite is cheap enough for now.)
 //
 // Format: fixed64 magic | fixed32 version | fixed32 body length | body | fixed64 XXH3(body)
+// version 1: the body in clear; version 2: the body sealed with the DB's Cipher.
 // body: varint64 next_file_number | varint64 last_sequence | varint64 log_number
 //       | varint64 compaction_floor | varint32 table count | per table: varint32 level | varint64 number | varint64 bytes
 //         | length-prefixed smallest internal key | length-prefixed largest internal key
@@ -43,13 +44,16 @@ struct ManifestState {
   std::vector<TableMeta> tables;
 };
 
-std::string encode_manifest(const ManifestState& state);
-Result<ManifestState> decode_manifest(std::string_view bytes);
+class Cipher;
+
+// `cipher` may be null (no encryption).
+Result<std::string> encode_manifest(const ManifestState& state, const Cipher* cipher);
+Result<ManifestState> decode_manifest(std::string_view bytes, const Cipher* cipher);
 
 // Writes `state` to dir/MANIFEST atomically and durably.
-Status write_manifest(const std::string& dir, const ManifestState& state);
+Status write_manifest(const std::string& dir, const ManifestState& state, const Cipher* cipher);
 // Reads dir/MANIFEST; not_found when there is none.
-Result<ManifestState> read_manifest(const std::string& dir);
+Result<ManifestState> read_manifest(const std::string& dir, const Cipher* cipher);
 
 std::string manifest_path(const std::string& dir);
 std::string wal_path(const std::string& dir, uint64_t number);

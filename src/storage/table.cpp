@@ -6,7 +6,8 @@
 namespace weaseldb::storage {
 
 Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFile> file,
-                                                 std::string name, TableContext context) {
+                                                 std::string name, TableContext context,
+                                                 uint64_t file_number) {
   uint64_t size = file->size();
   if (size < Footer::kEncodedBytes) {
     return Status::corruption(name + ": too short to be a table (" + std::to_string(size) +
@@ -22,20 +23,26 @@ Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFil
                       ? Status::corruption(name + ": " + footer.status().message())
                       : footer.status());
   }
-  std::shared_ptr<Table> table(new Table(std::move(file), std::move(name), std::move(context)));
+  bool encrypted = (footer.value().flags & kTableFlagEncrypted) != 0;
+  if (encrypted && context.cipher == nullptr) {
+    return Status::invalid_argument(name + ": the table is encrypted and no key is configured");
+  }
+  std::shared_ptr<Table> table(
+      new Table(std::move(file), std::move(name), std::move(context), file_number));
+  table->encrypted_ = encrypted;
   Status s = table->load_metadata(footer.value());
   if (!s.ok()) return s;
   return std::shared_ptr<const Table>(std::move(table));
 }
 
 Status Table::load_metadata(const Footer& footer) {
-  Result<std::string> index = read_block(*file_, footer.index, true, name_);
+  Result<std::string> index = read_block(source(), footer.index, true);
   if (!index.ok()) return index.status();
   Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(index).value());
   if (!parsed.ok()) return Status::corruption(name_ + ": index " + parsed.status().message());
   index_ = std::move(parsed).value();
   if (footer.filter.size > 0) {
-    Result<std::string> filter = read_block(*file_, footer.filter, true, name_);
+    Result<std::string> filter = read_block(source(), footer.filter, true);
     if (!filter.ok()) return filter.status();
     filter_ = std::move(filter).value();
   }
@@ -44,7 +51,7 @@ Status Table::load_metadata(const Footer& footer) {
 }
 
 Status Table::load_range_tombstones(const BlockHandle& handle) {
-  Result<std::string> bytes = read_block(*file_, handle, true, name_);
+  Result<std::string> bytes = read_block(source(), handle, true);
   if (!bytes.ok()) return bytes.status();
   Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(bytes).value());
   if (!parsed.ok()) return Status::corruption(name_ + ": range tombstones " + parsed.status().message());
@@ -76,7 +83,7 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
   if (cache != nullptr) {
     if (auto cached = cache->lookup(cache_id_, handle.offset)) return cached;
   }
-  Result<std::string> bytes = read_block(*file_, handle, options.verify_checksums, name_);
+  Result<std::string> bytes = read_block(source(), handle, options.verify_checksums);
   if (!bytes.ok()) return bytes.status();
   if (context_.bytes_read) {
     context_.bytes_read->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);

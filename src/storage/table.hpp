@@ -28,11 +28,12 @@
 
 namespace weaseldb::storage {
 
-// What the tables of one DB share: the block cache (null: none) and a count of bytes read from
-// table files.
+// What the tables of one DB share: the block cache (null: none), a count of bytes read from
+// table files, and the key for encrypted tables (null: none; opening one is then an error).
 struct TableContext {
   std::shared_ptr<BlockCache> cache;
   std::shared_ptr<std::atomic<uint64_t>> bytes_read;
+  std::shared_ptr<const Cipher> cipher;
 };
 
 struct BlockReadOptions {
@@ -42,8 +43,10 @@ struct BlockReadOptions {
 
 class Table : public std::enable_shared_from_this<Table> {
  public:
+  // `file_number` must be the one the table was built with when it is encrypted.
   static Result<std::shared_ptr<const Table>> open(std::unique_ptr<RandomAccessFile> file,
-                                                   std::string name, TableContext context = {});
+                                                   std::string name, TableContext context = {},
+                                                   uint64_t file_number = 0);
 
   Result<LookupResult> get(const LookupKey& key, const BlockReadOptions& options,
                            std::string* value) const;
@@ -72,17 +75,24 @@ class Table : public std::enable_shared_from_this<Table> {
   };
   class Iter;
 
-  Table(std::unique_ptr<RandomAccessFile> file, std::string name, TableContext context)
+  Table(std::unique_ptr<RandomAccessFile> file, std::string name, TableContext context,
+        uint64_t file_number)
       : file_(std::move(file)),
         name_(std::move(name)),
         context_(std::move(context)),
+        file_number_(file_number),
         cache_id_(BlockCache::next_table_id()) {}
+  BlockSource source() const {
+    return {file_.get(), name_, file_number_, encrypted_ ? context_.cipher.get() : nullptr};
+  }
   Status load_metadata(const Footer& footer);
   Status load_range_tombstones(const BlockHandle& handle);
 
   std::unique_ptr<RandomAccessFile> file_;
   std::string name_;
   TableContext context_;
+  uint64_t file_number_;
+  bool encrypted_ = false;
   uint64_t cache_id_;
   std::shared_ptr<const Block> index_;
   std::shared_ptr<const Block> range_del_;  // null when the table has none

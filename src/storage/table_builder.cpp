@@ -16,9 +16,11 @@ TableOptions TableOptions::from(const Options& options) {
   return t;
 }
 
-TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file)
+TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file,
+                           uint64_t file_number)
     : options_(options),
       file_(file),
+      file_number_(file_number),
       data_block_(options.restart_interval),
       index_block_(1),
       range_del_block_(1) {
@@ -85,6 +87,15 @@ BlockHandle TableBuilder::write_block(std::string_view contents, bool compressib
     stored = compressed_;
     type = options_.compression;
   }
+  if (options_.cipher) {
+    auto type_byte = static_cast<uint8_t>(type);
+    Status s = options_.cipher->seal(stored, block_aad(file_number_, offset_, type_byte), &sealed_);
+    if (!s.ok()) {
+      status_ = s;
+      return {};
+    }
+    stored = sealed_;
+  }
   BlockHandle handle{offset_, stored.size()};
   block_bytes_.assign(stored);
   append_block_trailer(&block_bytes_, stored, type);
@@ -98,6 +109,7 @@ Status TableBuilder::finish() {
   closed_ = true;
   flush_data_block();
   Footer footer;
+  if (options_.cipher) footer.flags = kTableFlagEncrypted;
   if (status_.ok() && bloom_) footer.filter = write_block(bloom_->finish(), false);
   if (status_.ok() && !range_del_block_.empty()) {
     footer.range_del = write_block(range_del_block_.finish(), true);

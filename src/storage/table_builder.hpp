@@ -30,13 +30,15 @@ struct TableOptions {
   uint32_t bloom_bits_per_key = 10;  // 0: no filter
   Compression compression = Compression::kNone;
   int compression_level = 0;
+  std::shared_ptr<const Cipher> cipher;  // null: not encrypted
 
   static TableOptions from(const Options& options);
 };
 
 class TableBuilder {
  public:
-  TableBuilder(const TableOptions& options, WritableFile* file);
+  // `file_number` names the file in the authenticated data of encrypted blocks.
+  TableBuilder(const TableOptions& options, WritableFile* file, uint64_t file_number = 0);
 
   void add(std::string_view internal_key, std::string_view value);
   void add_range_tombstone(std::string_view begin_internal_key, std::string_view end_user_key);
@@ -59,6 +61,8 @@ class TableBuilder {
 
   TableOptions options_;
   WritableFile* file_;
+  uint64_t file_number_;
+  std::string sealed_;
   Status status_;
   uint64_t offset_ = 0;
   BlockBuilder data_block_;

@@ -52,7 +52,10 @@ Result<Footer> Footer::decode(std::string_view bytes) {
     return Status::corruption("table format version " + std::to_string(f.format_version) +
                               " is not supported");
   }
-  if (f.flags != 0) return Status::invalid_argument("encrypted tables are not supported yet");
+  if ((f.flags & ~kTableFlagEncrypted) != 0) {
+    return Status::invalid_argument("table flags " + std::to_string(f.flags) +
+                                    " are not supported");
+  }
   return f;
 }
 
@@ -66,10 +69,19 @@ void append_block_trailer(std::string* out, std::string_view stored, Compression
   append_fixed64(out, block_checksum(stored, type));
 }
 
-Result<std::string> read_block(const RandomAccessFile& file, const BlockHandle& handle,
-                               bool verify_checksum, std::string_view file_name) {
+std::string block_aad(uint64_t file_number, uint64_t offset, uint8_t compression) {
+  std::string aad;
+  append_fixed64(&aad, file_number);
+  append_fixed64(&aad, offset);
+  aad.push_back(static_cast<char>(compression));
+  return aad;
+}
+
+Result<std::string> read_block(const BlockSource& source, const BlockHandle& handle,
+                               bool verify_checksum) {
+  const RandomAccessFile& file = *source.file;
   auto where = [&] {
-    return std::string(file_name) + ": block at offset " + std::to_string(handle.offset);
+    return std::string(source.file_name) + ": block at offset " + std::to_string(handle.offset);
   };
   if (handle.size > file.size() || handle.offset > file.size() - handle.size ||
       file.size() - handle.size - handle.offset < kBlockTrailerBytes) {
@@ -89,6 +101,14 @@ Result<std::string> read_block(const RandomAccessFile& file, const BlockHandle& 
     return Status::corruption(where() + ": unknown compression type " + std::to_string(type));
   }
   auto compression = static_cast<Compression>(type);
+  std::string decrypted;
+  if (source.cipher != nullptr) {
+    Status s = source.cipher->open(stored, block_aad(source.file_number, handle.offset, type),
+                                   &decrypted);
+    if (!s.ok()) return Status::corruption(where() + ": " + s.message());
+    stored = decrypted;
+    if (compression == Compression::kNone) return decrypted;
+  }
   if (compression == Compression::kNone) {
     if (stored.data() == scratch.data()) {  // read into scratch: keep it, drop the trailer
       scratch.resize(handle.size);

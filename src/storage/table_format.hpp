@@ -12,7 +12,9 @@
 //
 // Block trailer: uint8 compression | fixed64 checksum, the checksum being XXH3-64 of the
 // stored (possibly compressed) bytes seeded with the compression byte: every stored byte,
-// trailer included, is covered.
+// trailer included, is covered. In an encrypted table (footer flag) the stored bytes are the
+// compressed block sealed by Cipher, authenticated with (file number, offset, compression)
+// so that blocks cannot be moved; the checksum still tells damage from a wrong key.
 // Footer: 3 x (fixed64 offset, fixed64 size) for index, filter, range-del | fixed32
 // format_version | fixed32 flags | fixed64 checksum (XXH3-64 of the bytes before it) |
 // fixed64 magic.
@@ -24,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "storage/cipher.hpp"
 #include "storage/file.hpp"
 #include "weaseldb/options.hpp"
 #include "weaseldb/status.hpp"
@@ -33,7 +36,7 @@ namespace weaseldb::storage {
 inline constexpr size_t kBlockTrailerBytes = 9;
 inline constexpr uint64_t kTableMagic = 0x31544c4553414557ULL;  // "WEASELT1" little-endian
 inline constexpr uint32_t kTableFormatVersion = 1;
-inline constexpr uint32_t kTableFlagEncrypted = 1;  // reserved for AES-256-GCM blocks
+inline constexpr uint32_t kTableFlagEncrypted = 1;  // every block sealed with AES-256-GCM
 
 struct BlockHandle {
   uint64_t offset = 0;
@@ -62,9 +65,20 @@ uint64_t block_checksum(std::string_view stored, uint8_t compression);
 // Appends `trailer` for a stored block.
 void append_block_trailer(std::string* out, std::string_view stored, Compression compression);
 
-// Reads the block at `handle`, checks its trailer (the checksum only if verify_checksum) and
-// uncompresses it. Errors name `file_name` and the offset.
-Result<std::string> read_block(const RandomAccessFile& file, const BlockHandle& handle,
-                               bool verify_checksum, std::string_view file_name);
+// What an encrypted block is bound to.
+std::string block_aad(uint64_t file_number, uint64_t offset, uint8_t compression);
+
+// Where a block is read from; `cipher` is set for an encrypted table.
+struct BlockSource {
+  const RandomAccessFile* file;
+  std::string_view file_name;
+  uint64_t file_number = 0;
+  const Cipher* cipher = nullptr;
+};
+
+// Reads the block at `handle`, checks its trailer (the checksum only if verify_checksum),
+// decrypts and uncompresses it. Errors name the file and the offset.
+Result<std::string> read_block(const BlockSource& source, const BlockHandle& handle,
+                               bool verify_checksum);
 
 }  // namespace weaseldb::storage

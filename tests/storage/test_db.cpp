@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "db_test_util.hpp"
@@ -242,6 +243,9 @@ TEST_CASE("db: typed errors for misuse") {
   bad.memtable_bytes = 10;
   CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
   bad = options;
+  bad.l0_stop_writes_trigger = bad.l0_compaction_trigger;
+  CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
+  bad = options;
   bad.encryption_key_file = "/nonexistent";
   CHECK(DB::open(bad, dir.sub("bad")).status().code() == StatusCode::kInvalidArgument);
 
@@ -365,6 +369,57 @@ TEST_CASE("db: a manual compaction apart from L0's range keeps L1 disjoint") {
   CHECK(get_or(*db, "x/25") == "<none>");
   REQUIRE(db->close().ok());
   auto reopened = open_db(dir.sub("db"), options);  // open checks L1 is disjoint
+  CHECK(scan(*reopened) == model);
+}
+
+TEST_CASE("db: levels fill top down within their size targets") {
+  test::TempDir dir;
+  Options options = test::small_options();
+  options.compression = Compression::kNone;
+  options.l0_compaction_trigger = 2;
+  options.l0_stop_writes_trigger = 6;
+  options.target_file_bytes = 16 << 10;
+  options.level1_bytes = 64 << 10;
+  options.level_size_multiplier = 2;
+  options.max_levels = 5;
+  auto db = open_db(dir.sub("db"), options);
+  test::Model model;
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 6000; ++i) {
+    std::string key = test::numbered("key", rng() % 3000);
+    std::string value = test::random_bytes(rng, 150);
+    REQUIRE(db->put({}, key, value).ok());
+    model[key] = value;
+    if (i % 700 == 0) {
+      std::string b = test::numbered("key", rng() % 3000), e = b + "5";
+      REQUIRE(db->delete_range({}, b, e).ok());
+      model.erase(model.lower_bound(b), model.lower_bound(e));
+    }
+  }
+  REQUIRE(db->flush().ok());
+  REQUIRE(db->wait_for_background_work().ok());
+  Statistics st = db->statistics();
+  REQUIRE(st.level_files.size() == 5);
+  CHECK(st.level_files[0] < options.l0_compaction_trigger);
+  uint64_t target = options.level1_bytes;
+  for (size_t level = 1; level + 1 < 5; ++level, target *= 2) {
+    INFO("level " << level);
+    CHECK(st.level_bytes[level] < target);  // every level within its target once idle
+  }
+  CHECK(st.level_files[2] + st.level_files[3] + st.level_files[4] > 0);  // it went deep
+  CHECK(scan(*db) == model);
+  CHECK(scan_backward(*db) == model);
+  for (int i = 0; i < 300; ++i) {
+    std::string key = test::numbered("key", rng() % 3000);
+    auto m = model.find(key);
+    REQUIRE(get_or(*db, key) == (m == model.end() ? "<none>" : m->second));
+  }
+  REQUIRE(db->compact_range(std::nullopt, std::nullopt).ok());
+  st = db->statistics();
+  CHECK(st.level_files[0] + st.level_files[1] + st.level_files[2] + st.level_files[3] == 0);
+  CHECK(scan(*db) == model);
+  REQUIRE(db->close().ok());
+  auto reopened = open_db(dir.sub("db"), options);
   CHECK(scan(*reopened) == model);
 }
 

@@ -45,7 +45,9 @@ TEST_CASE("db concurrency: writers, flushes and readers") {
   test::TempDir dir;
   Options options = test::small_options();
   options.l0_compaction_trigger = 2;  // compactions race the readers and their snapshots
-  options.target_file_bytes = 64 << 10;
+  options.target_file_bytes = 32 << 10;
+  options.level1_bytes = 64 << 10;  // compactions below L1 race the readers too
+  options.level_size_multiplier = 2;
   auto db = test::open_db(dir.sub("db"), options);
   std::atomic<int> writers_left{kWriters};
   std::atomic<bool> failed{false};

@@ -31,7 +31,10 @@ struct Harness {
   Harness(uint64_t seed, bool moving) : rng(seed), moving_floor(moving) {
     options.l0_compaction_trigger = 3;
     options.l0_stop_writes_trigger = 6;
-    options.target_file_bytes = 48 << 10;
+    options.target_file_bytes = 16 << 10;
+    options.level1_bytes = 32 << 10;  // small levels: data moves through several
+    options.level_size_multiplier = 2;
+    options.max_levels = 4;
     reopen();
   }
 
