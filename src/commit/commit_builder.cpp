@@ -124,6 +124,7 @@ void CommitRequestBuilder::start(Arena& arena, const CommitLimits& limits, Commi
   arena_ = &arena;
   limits_ = &limits;
   err_ = &err;
+  err.message.clear();  // so that success leaves no stale message behind
   request_ = CommitRequest{};
   seen_top_ = 0;
   top_field_ = -1;

@@ -146,6 +146,38 @@ error_code Driver::string_content(ondemand::value& value, std::string_view& cont
   return simdjson::SUCCESS;
 }
 
+enum class NumberShape : uint8_t { kInvalid, kInteger, kFractionOrExponent };
+
+// The JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+NumberShape number_shape(std::string_view t) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return NumberShape::kInvalid;
+  }
+  bool integer = true;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) return NumberShape::kInvalid;
+    integer = false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return NumberShape::kInvalid;
+    integer = false;
+  }
+  if (i != t.size()) return NumberShape::kInvalid;
+  return integer ? NumberShape::kInteger : NumberShape::kFractionOrExponent;
+}
+
 // INCORRECT_TYPE when the value is not a number at all; otherwise SUCCESS with `kind` set.
 error_code Driver::number(ondemand::value& value, JsonNumber& kind, uint64_t& number) {
   std::string_view token = value.raw_json_token();
@@ -157,15 +189,15 @@ error_code Driver::number(ondemand::value& value, JsonNumber& kind, uint64_t& nu
   }
   // Why it failed, from the token itself (simdjson's error codes do not tell these apart).
   token = token.substr(0, token.find_last_not_of(" \t\r\n") + 1);
-  const bool digits_only = token.find_first_not_of("0123456789") == std::string_view::npos;
-  if (first == '-' && token.size() > 1 && token[1] >= '0' && token[1] <= '9') {
+  const NumberShape shape = number_shape(token);
+  if (shape == NumberShape::kInvalid) {
+    kind = JsonNumber::kInvalid;
+  } else if (first == '-') {
     kind = JsonNumber::kNegative;
-  } else if (token.find_first_of(".eE") != std::string_view::npos) {
+  } else if (shape == NumberShape::kFractionOrExponent) {
     kind = JsonNumber::kNotInteger;
-  } else if (digits_only && first != '0') {
-    kind = JsonNumber::kTooLarge;
   } else {
-    kind = JsonNumber::kInvalid;  // a leading zero, or junk glued to the digits
+    kind = JsonNumber::kTooLarge;  // a well-formed unsigned integer simdjson could not hold
   }
   return simdjson::SUCCESS;
 }

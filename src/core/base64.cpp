@@ -3,8 +3,9 @@
 // Decoding: four 256-entry tables map a character at position 0..3 of a quad straight to its
 // bits in the little-endian 24-bit group, so a quad is 4 loads and 3 ORs, with no shifts. An
 // invalid character maps to a value with bit 24 set, so validity is one comparison per group
-// of quads instead of a branch per character. The slow path (locate_error) only runs on
-// invalid input, to name the offending offset.
+// of quads instead of a branch per character. On x86-64 CPUs with AVX2, long inputs first go
+// through a vector loop (runtime dispatch). The slow path (locate_error) only runs on invalid
+// input, to name the offending offset.
 
 #include "core/base64.hpp"
 
@@ -12,6 +13,10 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "core/assert.hpp"
 
@@ -100,6 +105,70 @@ size_t locate_error(std::string_view in) {
   return n % 4 == 0 ? n + 1 : n;
 }
 
+#if defined(__x86_64__)
+#define WEASEL_BASE64_AVX2 1
+
+// AVX2: 32 characters to 24 bytes per step (W. Mula and D. Lemire, "Faster Base64 Encoding and
+// Decoding Using AVX2 Instructions", ACM TOW 2018). Validation: a character is invalid exactly
+// when lut_lo[low nibble] & lut_hi[high nibble] != 0. Translation adds a per-class offset
+// ('/' gets its own). Packing: two multiply-adds merge 4 sextets into 24 bits per 32-bit lane.
+// Decodes whole 8-quad blocks from quad 0 while the 32-byte store stays inside a buffer of
+// 3 * (body_quads + 1) bytes; returns the quads done, with `invalid` set if a block had a bad
+// character (the caller then locates it with the slow path).
+__attribute__((target("avx2"))) size_t decode_blocks_avx2(const unsigned char* s, unsigned char* o,
+                                                          size_t body_quads, bool& invalid) {
+  const __m256i lut_lo =
+      _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B,
+                       0x1B, 0x1B, 0x1A, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                       0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A);
+  const __m256i lut_hi =
+      _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10,
+                       0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10,
+                       0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+  const __m256i lut_roll =
+      _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4, -65,
+                       -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  // pshufb reads only bit 7 and the low nibble of an index, so 0x2F masks nibbles as 0x0F
+  // does, and doubles as the constant for '/'.
+  const __m256i mask_2f = _mm256_set1_epi8(0x2F);
+  const __m256i pack_bytes =
+      _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6, 5, 4, 10,
+                       9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i pack_lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+  size_t q = 0;
+  for (; q + 10 <= body_quads; q += 8) {
+    __m256i str = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 4 * q));
+    const __m256i hi_nibbles = _mm256_and_si256(_mm256_srli_epi32(str, 4), mask_2f);
+    const __m256i lo_nibbles = _mm256_and_si256(str, mask_2f);
+    const __m256i hi = _mm256_shuffle_epi8(lut_hi, hi_nibbles);
+    const __m256i lo = _mm256_shuffle_epi8(lut_lo, lo_nibbles);
+    if (!_mm256_testz_si256(lo, hi)) {
+      invalid = true;
+      return q;
+    }
+    const __m256i eq_2f = _mm256_cmpeq_epi8(str, mask_2f);
+    const __m256i roll = _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(eq_2f, hi_nibbles));
+    str = _mm256_add_epi8(str, roll);
+    // 00aaaaaa 00bbbbbb 00cccccc 00dddddd -> aaaaaabb bbbbcccc ccdddddd (per 32-bit lane).
+    const __m256i pairs = _mm256_maddubs_epi16(str, _mm256_set1_epi32(0x01400140));
+    __m256i out = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));
+    out = _mm256_shuffle_epi8(out, pack_bytes);
+    out = _mm256_permutevar8x32_epi32(out, pack_lanes);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 3 * q), out);
+  }
+  return q;
+}
+
+bool detect_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+
+// Initialized before main(); a decode during static initialization may still see false and
+// take the (equally correct) scalar path.
+const bool g_has_avx2 = detect_avx2();
+#endif
+
 ptrdiff_t fail(std::string_view in, size_t* error_offset) {
   const size_t offset = locate_error(in);
   WEASEL_ASSERT_MSG(offset <= in.size(), "base64 fast and slow paths disagree");
@@ -118,6 +187,13 @@ ptrdiff_t base64_decode(std::string_view in, char* out, size_t* error_offset) {
   // Every quad but the last one, which may carry padding.
   const size_t body_quads = n / 4 - 1;
   size_t q = 0;
+#ifdef WEASEL_BASE64_AVX2
+  if (g_has_avx2 && body_quads >= 10) {
+    bool invalid = false;
+    q = decode_blocks_avx2(s, o, body_quads, invalid);
+    if (invalid) return fail(in, error_offset);
+  }
+#endif
   // Two quads per step: one check and one 8-byte store per 6 output bytes. The store's two
   // extra bytes stay inside the buffer (the last quad's 3 bytes follow) and get overwritten.
   for (; q + 2 <= body_quads; q += 2) {

@@ -232,6 +232,10 @@ TEST_CASE("commit parser: version numbers") {
   p.fails(R"({"read_version":1x})", "read_version: invalid number");
   p.fails(R"({"read_version":-x})", "read_version: invalid number");
   p.fails(R"({"read_version":-})", "read_version: invalid number");
+  p.fails(R"({"read_version":1true})", "read_version: invalid number");
+  p.fails(R"({"read_version":1.})", "read_version: invalid number");
+  p.fails(R"({"read_version":-1.5e3})", "read_version: must not be negative");
+  p.fails(R"({"read_version":2e-1})", "read_version: must be an integer");
   REQUIRE(p.parse(R"({"read_version":9007199254740991})"));
   CHECK(p.request.read_version == 9007199254740991ull);
   p.fails(with_pre(R"({"type":"point_read","key":"","version":-5})"),
@@ -528,6 +532,10 @@ TEST_CASE("commit parser: a result survives later parses on the same thread") {
   REQUIRE(parse_commit_request(with_op(op_json("second", "2")), false, second_arena, limits, second,
                                err));
   CHECK_FALSE(parse_commit_request("{\"x\":1}", false, second_arena, limits, second, err));
+  CHECK(err.message == "x: unknown field");
+  // Success clears a message left over from an earlier failure.
+  REQUIRE(parse_commit_request("{}", false, second_arena, limits, second, err));
+  CHECK(err.message.empty());
   CHECK(first.operations[0].key == "first");
   CHECK(first.operations[0].value == "1");
   // An empty view with no buffer at all is malformed JSON, not a crash.

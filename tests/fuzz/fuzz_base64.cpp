@@ -3,8 +3,9 @@
 // succeeds, encoding the result gives the input back (one canonical spelling); a failure
 // names an offset within the input; encoding any bytes and decoding them round-trips.
 //
-// Run: ./scripts/build.sh fuzz fuzz_base64 &&
-//      ./build/fuzz/fuzz_base64 tests/fuzz/corpus/base64 -max_total_time=60
+// Run (libFuzzer adds new inputs to the first directory, so give it a scratch one):
+//   ./scripts/build.sh fuzz fuzz_base64 && mkdir -p /tmp/fuzz_base64 &&
+//   ./build/fuzz/fuzz_base64 /tmp/fuzz_base64 tests/fuzz/corpus/base64 -max_total_time=60
 
 #include <cstddef>
 #include <cstdint>

@@ -6,8 +6,9 @@
 //   charset) and survives a round trip: written back as JSON and parsed again, it is equal;
 // - tighter limits never accept what the default limits reject.
 //
-// Run: ./scripts/build.sh fuzz fuzz_commit_parser &&
-//      ./build/fuzz/fuzz_commit_parser tests/fuzz/corpus/commit_parser -max_total_time=60
+// Run (libFuzzer adds new inputs to the first directory, so give it a scratch one):
+//   ./scripts/build.sh fuzz fuzz_commit_parser && mkdir -p /tmp/fuzz_commit_parser &&
+//   ./build/fuzz/fuzz_commit_parser /tmp/fuzz_commit_parser tests/fuzz/corpus/commit_parser -max_total_time=60
 
 #include <simdjson.h>
 
