@@ -19,11 +19,14 @@
 //   commit, add_writes(its writes, its version); conflicts inside a batch resolve in order.
 // - Cost: point reads and writes are O(log n) in a cache-friendly B+tree; a range read visits
 //   O(log n) nodes whatever the number of keys in the range, thanks to per-subtree maximum
-//   versions. No allocation per read; a write allocates only for new keys longer than 8
-//   bytes and for node splits.
+//   versions. Several reads in one check() (or writes in one add_writes()) descend together,
+//   so their cache misses overlap: pass a transaction's reads in one call. No allocation
+//   per read; a write takes a slab slot for a new key longer than 8 bytes, and a node for a
+//   split (from a small cache of freed nodes first).
 //
 // Ownership: the set copies the keys it keeps; string_views in Read/Write are only read
-// during the call. Not thread-safe (one resolver thread); not copyable or movable.
+// during the call. Not copyable or movable. Not thread-safe: one resolver thread writes;
+// check() is const and reads nothing else, so concurrent checks need no writer.
 
 #include <cstddef>
 #include <cstdint>

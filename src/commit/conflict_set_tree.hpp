@@ -12,15 +12,19 @@
 // range check skips every subtree whose bound is not above the read version. Each node
 // compares keys by 64-bit heads taken after a prefix that all of its keys share: the common
 // prefix of its two fences (the separators around it), or for nodes on the tree's left or
-// right edge, whose fences are open, the common prefix of its own keys, verified on search.
+// right edge, whose fences are open, the common prefix of its own keys, verified on search
+// (against inline copies of its first 16 bytes). Key lengths sit next to the heads, so a
+// search reads a stored key only when two keys agree on all the bytes their heads cover.
+// Unused head slots hold the largest head, so a search is a fixed number of branch-free
+// halvings.
 //
 // Summaries may overstate a subtree after entries are erased or collected. That never turns
 // into a false conflict as long as every query passes v >= the `oldest` given to collect():
 // an erased entry's version was either <= oldest or is still held by some key of the same
 // subtree (the range write that erased it covers that key with a newer version).
 //
-// Ownership: the tree owns its nodes and the key copies in them; string_views passed in are
-// copied, never kept. Not thread-safe: one owner (the resolver thread).
+// Ownership: the tree owns its nodes and the key copies in them (memory from its KeyPool and
+// NodeCaches); string_views passed in are copied, never kept. Not thread-safe: one owner.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +33,7 @@
 #include <string_view>
 
 #include "commit/conflict_set_key.hpp"
+#include "commit/conflict_set_pool.hpp"
 
 // Node capacities are macros so that a test build can make them tiny and drive every split,
 // merge and redistribution path with few keys.

@@ -89,7 +89,9 @@ int FileOps::unlink(const std::string& path) {
 
 Status status_from_errno(int err, const std::string& what) {
   std::string message = what + ": " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Status::resource_exhausted(std::move(message));
+  if (err == ENOSPC || err == EDQUOT || err == EMFILE || err == ENFILE) {
+    return Status::resource_exhausted(std::move(message));
+  }
   if (err == ENOENT) return Status::not_found(std::move(message));
   return Status::io_error(std::move(message));
 }

@@ -45,8 +45,9 @@ class FileOps {
 // The process-wide POSIX FileOps.
 FileOps& posix_file_ops();
 
-// A failed call as a Status: ENOSPC and EDQUOT are resource_exhausted, the rest io_error.
-// The message is "<what>: <strerror>", so `what` names the call and the file.
+// A failed call as a Status: ENOSPC, EDQUOT, EMFILE and ENFILE are resource_exhausted,
+// ENOENT is not_found, the rest io_error. The message is "<what>: <strerror>", so `what`
+// names the call and the file.
 Status status_from_errno(int err, const std::string& what);
 
 // Reads a whole (small) file; not_found if it does not exist.
