@@ -96,6 +96,11 @@ int serve(const weasel::Config& config) {
     return 3;
   }
   std::unique_ptr<weasel::LocalLogStore> log = std::move(opened).value();
+  registry->gauge_callback("weaseldb_log_oldest_version",
+                           "Oldest version the log can still serve history after", {},
+                           [l = log.get()] { return static_cast<double>(l->oldest_version()); });
+  registry->gauge_callback("weaseldb_log_bytes", "Bytes of retained log batches", {},
+                           [l = log.get()] { return static_cast<double>(l->bytes()); });
 
   weasel::CommitPipelineOptions pipeline_options;
   pipeline_options.capacity_log2 = std::countr_zero(config.commit.pipeline_capacity);

@@ -98,3 +98,19 @@ def test_metrics_count_requests_by_route_and_code(server):
 def test_metrics_can_be_disabled(make_server):
     s = make_server("[metrics]\nenabled = false\n")
     assert roundtrip(s, "GET", "/metrics").status == 404
+
+
+def test_commit_and_log_metrics(server):
+    for i in range(3):
+        r = roundtrip(server, "POST", "/v1/commit",
+                      body='{"operations":[{"type":"write","key":"a2V5","value":"dmFsdWU="}]}')
+        assert r.status == 200
+    version = r.json()["version"]
+    text = roundtrip(server, "GET", "/metrics").body.decode()
+    assert metric_value(text, "weaseldb_commits_total", '{status="committed"}') == 3
+    assert metric_value(text, "weaseldb_committed_version") == version
+    assert metric_value(text, "weaseldb_log_oldest_version") == 0
+    assert metric_value(text, "weaseldb_log_bytes") > 0
+    assert metric_value(text, "weaseldb_commit_batch_size_count") >= 1
+    assert metric_value(text, "weaseldb_log_sync_duration_seconds_count") >= 1
+    assert metric_value(text, "weaseldb_pipeline_queue_depth", '{stage="persist"}') == 0
