@@ -2,6 +2,7 @@
 // Helpers shared by the log tests: a scratch directory, deterministic batches, reading a whole
 // store back, and file byte surgery for recovery tests.
 
+#include "tests/temp_dir.hpp"
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -20,27 +21,6 @@
 
 namespace weasel::test {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/weasel_log_XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // What a test transaction holds, owned, so batches can be checked after decoding.
 struct OwnedOperation {

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the storage tests: a scratch directory and deterministic random bytes.
 
+#include "tests/temp_dir.hpp"
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -12,27 +13,8 @@
 
 namespace weaseldb::storage::test {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/weasel_storage_XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+using weasel::test::TempDir;
 
- private:
-  std::string path_;
-};
 
 // prefix + decimal i. Built with snprintf: `"k" + std::to_string(i)` trips a g++ 12
 // -Wrestrict false positive under -O3.
