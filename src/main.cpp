@@ -21,6 +21,7 @@
 #include "metrics/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/server.hpp"
+#include "stream/hub.hpp"
 
 namespace {
 
@@ -102,12 +103,19 @@ int serve(const weasel::Config& config) {
   registry->gauge_callback("weaseldb_log_bytes", "Bytes of retained log batches", {},
                            [l = log.get()] { return static_cast<double>(l->bytes()); });
 
+  const std::string leader_id = new_leader_id();
+  // The hub follows the log from its current end, so it exists before the first commit.
+  weasel::HubOptions hub_options;
+  hub_options.leader_id = leader_id;
+  auto hub = std::make_unique<weasel::Hub>(hub_options, *log, *registry);
+
   weasel::CommitPipelineOptions pipeline_options;
   pipeline_options.capacity_log2 = std::countr_zero(config.commit.pipeline_capacity);
   pipeline_options.batch_bytes_max = config.log.batch_size_threshold;
   pipeline_options.conflict_window_seconds = config.commit.conflict_window_seconds;
   pipeline_options.request_id_entries_max = config.commit.request_id_index_entries;
-  pipeline_options.leader_id = new_leader_id();
+  pipeline_options.leader_id = leader_id;
+  pipeline_options.observer = hub.get();
   auto pipeline = std::make_unique<weasel::CommitPipeline>(pipeline_options, *log, *registry);
 
   weasel::ApiContext ctx;
@@ -117,6 +125,8 @@ int serve(const weasel::Config& config) {
   ctx.pipeline = pipeline.get();
   ctx.committed_version = [p = pipeline.get()] { return p->committed_version(); };
   ctx.healthy = [p = pipeline.get()] { return p->healthy(); };
+  ctx.hub = hub.get();
+  ctx.oldest_version = [l = log.get()] { return l->oldest_version(); };
   ctx.commit_limits.max_key_bytes = config.commit.max_key_bytes;
   ctx.commit_limits.max_value_bytes = config.commit.max_value_bytes;
   ctx.commit_limits.max_preconditions = config.commit.max_preconditions;
@@ -150,9 +160,11 @@ int serve(const weasel::Config& config) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  // Order matters: the server drains its connections while the pipeline still answers the
-  // commits in flight; then the pipeline stops (its release thread is the last to hand
-  // connections back), and only then may the server go.
+  // Order matters: subscription streams end first (they never finish by themselves and the
+  // hub thread hands their connections back); the server drains its connections while the
+  // pipeline still answers the commits in flight; then the pipeline stops (its release
+  // thread is the last to hand connections back), and only then may the server go.
+  hub->stop();
   server->stop();
   pipeline->stop();
   server.reset();

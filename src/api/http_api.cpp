@@ -69,6 +69,14 @@ void HttpApi::handle(HttpExchange& exchange) {
                                                : handle_status(exchange, started);
         if (status == 0) return;  // the pipeline answers and records it
         break;
+      case Route::kSubscribe:
+        if (ctx_.hub == nullptr) {
+          status = 501;
+          exchange.respond_error(status, "not_implemented", "this server has no subscription hub");
+          break;
+        }
+        status = handle_subscribe(exchange);
+        break;
       default:
         status = 501;
         exchange.respond_error(status, "not_implemented",

@@ -12,6 +12,7 @@
 #include "commit/commit_pipeline.hpp"
 #include "commit/commit_request.hpp"
 #include "net/http_server.hpp"
+#include "stream/hub.hpp"
 
 namespace weasel {
 
@@ -26,6 +27,10 @@ struct ApiContext {
   // The commit pipeline (POST /v1/commit, GET /v1/status); those routes answer 501 without.
   CommitPipeline* pipeline = nullptr;
   CommitLimits commit_limits;
+  // The subscription hub (GET /v1/subscribe answers 501 without) and the log's truncation
+  // floor (subscriptions below it are 410).
+  Hub* hub = nullptr;
+  std::function<uint64_t()> oldest_version = [] { return uint64_t{0}; };
 };
 
 class HttpApi : public HttpApplication {
@@ -38,6 +43,8 @@ class HttpApi : public HttpApplication {
   void handle_version(HttpExchange& exchange);
   void handle_health(HttpExchange& exchange);
   void handle_metrics(HttpExchange& exchange);
+  // Returns the status answered (the stream's 200 once it is handed to the hub).
+  int handle_subscribe(HttpExchange& exchange);
 
   // Commit and status requests are answered by the pipeline. These return the status they
   // answered inline with, or 0 when the pipeline answers (and counts) later.

@@ -451,6 +451,7 @@ bool CommitPipeline::persist_batch(std::string_view encoded) {
   const auto started = std::chrono::steady_clock::now();
   std::promise<Status> done;
   std::future<Status> result = done.get_future();
+  if (options_.observer != nullptr) options_.observer->on_batch_appended(encoded);
   log_.append(encoded, [&done](const Status& s) { done.set_value(s); });
   const Status status = result.get();
   sync_seconds_->observe(
@@ -463,6 +464,7 @@ bool CommitPipeline::persist_batch(std::string_view encoded) {
   batch_size_->observe(encoder_.transaction_count());
   durable_version_.store(encoder_.last_version(), std::memory_order_release);
   committed_version_gauge_->set(static_cast<double>(encoder_.last_version()));
+  if (options_.observer != nullptr) options_.observer->on_batch_durable(encoder_.last_version());
   return true;
 }
 

@@ -36,6 +36,7 @@
 #include "commit/request_index.hpp"
 #include "core/arena.hpp"
 #include "core/thread_pipeline.hpp"
+#include "log/batch_observer.hpp"
 #include "log/log_format.hpp"
 #include "log/log_store.hpp"
 #include "metrics/metrics.hpp"
@@ -82,6 +83,9 @@ struct CommitPipelineOptions {
   int conflict_window_seconds = 5;              // commit.conflict_window_seconds
   size_t request_id_entries_max = 1'000'000;    // commit.request_id_index_entries
   std::string leader_id;
+  // Told about every batch as it is appended and once it is durable (the subscription hub);
+  // optional, must outlive the pipeline.
+  BatchObserver* observer = nullptr;
 };
 
 class CommitPipeline {

@@ -73,6 +73,13 @@ Connection::IoResult Connection::read_available(size_t chunk_bytes, size_t max_b
   return IoResult::kOk;
 }
 
+std::string Connection::take_output() {
+  std::string rest = output_.substr(output_pos_);
+  output_.clear();
+  output_pos_ = 0;
+  return rest;
+}
+
 Connection::IoResult Connection::flush() {
   while (output_pos_ < output_.size()) {
     const ssize_t n = ::send(fd_, output_.data() + output_pos_, output_.size() - output_pos_,

@@ -64,6 +64,9 @@ class Connection {
   // connection is released back to the server).
   std::string& output() { return output_; }
   size_t output_pending() const { return output_.size() - output_pos_; }
+  // Removes and returns the output not yet written (for a handler that writes to the socket
+  // itself while it owns the connection, such as a stream).
+  std::string take_output();
   Arena& arena() { return arena_; }
 
   // The protocol asks to close the connection once its output has been written.

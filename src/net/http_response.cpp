@@ -262,6 +262,16 @@ void append_chunked_head(std::string& out, int status, std::string_view content_
   out.append("\r\n");
 }
 
+bool append_stream_head(std::string& out, int status, std::string_view content_type,
+                        std::span<const HttpHeader> extra, int version_minor) {
+  const bool chunked = version_minor >= 1;
+  append_common_head(out, status, content_type, extra);
+  if (chunked) out.append("Transfer-Encoding: chunked\r\n");
+  append_connection(out, /*keep_alive=*/false, version_minor);
+  out.append("\r\n");
+  return chunked;
+}
+
 void append_chunk(std::string& out, std::string_view data) {
   if (data.empty()) return;
   char digits[2 * sizeof(size_t)];

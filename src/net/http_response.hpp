@@ -64,6 +64,12 @@ void append_continue(std::string& out);
 void append_chunked_head(std::string& out, int status, std::string_view content_type,
                          std::span<const HttpHeader> extra = {}, bool keep_alive = true);
 
+// Head of a response whose body streams until the server closes the connection (SSE):
+// chunked for HTTP/1.1 clients, delimited by the close for HTTP/1.0 ones; always
+// `Connection: close`. Returns whether the body must be sent as chunks.
+bool append_stream_head(std::string& out, int status, std::string_view content_type,
+                        std::span<const HttpHeader> extra, int version_minor);
+
 // One chunk; empty data appends nothing (an empty chunk would end the body).
 void append_chunk(std::string& out, std::string_view data);
 

@@ -122,6 +122,25 @@ void HttpServer::respond_taken(std::unique_ptr<Connection> conn, int status,
   Server::release_back_to_server(std::move(conn));
 }
 
+bool HttpServer::begin_stream_taken(Connection& conn, int status, std::string_view content_type,
+                                    std::span<const HttpHeader> extra) {
+  const HttpRequest& request = taken_request(conn);
+  const bool chunked =
+      append_stream_head(conn.output(), status, content_type, extra, request.version_minor);
+  finish_request(conn);
+  conn.close_after_write();
+  conn.set_idle_timeout_exempt(true);
+  return chunked;
+}
+
+void HttpServer::end_stream_taken(std::unique_ptr<Connection> conn, std::string_view final_bytes) {
+  WEASEL_ASSERT(conn != nullptr);
+  conn->output().append(final_bytes);
+  // A client that stopped reading must not hold the connection forever.
+  conn->set_idle_timeout_exempt(false);
+  Server::release_back_to_server(std::move(conn));
+}
+
 const HttpRequest& HttpServer::taken_request(Connection& conn) {
   return state_of(conn).parser.request();
 }

@@ -73,6 +73,16 @@ class HttpServer : public ConnectionHandler {
   static void respond_taken(std::unique_ptr<Connection> conn, int status,
                             std::string_view content_type, std::string_view body,
                             std::span<const HttpHeader> extra = {});
+  // Streams (SSE): answers the request a taken connection carries with the head of a body
+  // that lasts until the connection closes (see append_stream_head), queued in the
+  // connection's output, and exempts the connection from the idle timeout. Whoever streams
+  // the body writes to the socket directly, then ends with end_stream_taken. Returns whether
+  // the body must be framed as chunks.
+  static bool begin_stream_taken(Connection& conn, int status, std::string_view content_type,
+                                 std::span<const HttpHeader> extra = {});
+  // Queues `final_bytes` (the end of the body), closes the connection once they are written
+  // (or it idles out) and gives it back to the server.
+  static void end_stream_taken(std::unique_ptr<Connection> conn, std::string_view final_bytes);
   // The request a taken connection carries (valid until respond_taken).
   static const HttpRequest& taken_request(Connection& conn);
 
