@@ -504,9 +504,9 @@ void Hub::close(Subscriber& sub, Reason reason, std::string_view code, std::stri
   }
   sub.out.append_end(final_bytes);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, sub.fd, nullptr);
-  sub.sink->finish(std::move(final_bytes));
   disconnects_[static_cast<int>(reason)]->inc();
   subscriber_count_.fetch_sub(1, std::memory_order_relaxed);
+  sub.sink->finish(std::move(final_bytes));
   subscribers_.erase(sub.id);  // destroys `sub`
 }
 
