@@ -7,7 +7,7 @@ build_pkgs=(cmake ninja-build g++ gperf pkg-config
   libsimdjson-dev libtoml11-dev libspdlog-dev libfmt-dev doctest-dev libbenchmark-dev
   libxxhash-dev nlohmann-json3-dev rapidjson-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev)
 test_pkgs=(clang libclang-rt-14-dev libhttp-parser-dev python3 python3-pytest python3-requests
-  prometheus curl)
+  prometheus curl chromium)
 bench_pkgs=(nginx wrk etcd-server etcd-client redis-server strace)
 
 want=("${build_pkgs[@]}")

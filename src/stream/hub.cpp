@@ -268,7 +268,9 @@ void Hub::on_new_batch(std::shared_ptr<PublishedBatch> batch) {
   recent_.push(batch);
   std::vector<Subscriber*> overflowing;
   for (auto& [id, sub] : subscribers_) {
-    if (sub->durable || !sub->live) continue;
+    // (A cursor at or past the batch is impossible while add() reads the versions the
+    // observer publishes after posting; checked anyway, as push_batch requires it.)
+    if (sub->durable || !sub->live || batch->last_version() <= sub->cursor) continue;
     push_batch(*sub, *batch, batch);
     if (sub->out.pending_bytes() > options_.max_buffer_bytes) overflowing.push_back(sub.get());
   }
