@@ -489,7 +489,8 @@ void Hub::tick(std::chrono::steady_clock::time_point now) {
 }
 
 int Hub::next_timeout_ms(std::chrono::steady_clock::time_point now) const {
-  if (now >= next_tick_) return 0;
+  // Flushing can queue more (a drained catch-up pulls its next part): write that at once.
+  if (now >= next_tick_ || !dirty_.empty()) return 0;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - now);
   return static_cast<int>(left.count()) + 1;
 }
