@@ -69,6 +69,14 @@ void HttpApi::handle(HttpExchange& exchange) {
                                                : handle_status(exchange, started);
         if (status == 0) return;  // the pipeline answers and records it
         break;
+      case Route::kRetention:
+        if (ctx_.retention == nullptr) {
+          status = 501;
+          exchange.respond_error(status, "not_implemented", "this server has no retention");
+          break;
+        }
+        status = handle_retention(exchange, match.param);
+        break;
       default:
         status = 501;
         exchange.respond_error(status, "not_implemented",

@@ -264,7 +264,10 @@ RetentionPutResult RetentionManager::put(std::string_view id, RetentionKind kind
   policy.created_at_ms = it == policies_.end() ? now : it->second.created_at_ms;
   policy.updated_at_ms = now;
   if (Status s = log_.put_metadata(metadata_key(id), encode_policy(policy)); !s.ok()) {
-    result.status = s;
+    // The store's invalid_argument is its own limit (metadata full), not a bad request.
+    result.status = s.code() == StatusCode::kInvalidArgument
+                        ? Status::resource_exhausted(s.message())
+                        : s;
     return result;
   }
   result.created = it == policies_.end();

@@ -22,7 +22,8 @@
 //   after_version below pinnable_oldest_version() (history that is gone, or that a truncation
 //   already under way removes); PutResult::oldest_version says the lowest value accepted now.
 //   keep_seconds/keep_versions are always accepted: they keep what exists and their floor
-//   rises by itself. Metadata errors pass through (io_error, resource_exhausted, unavailable).
+//   rises by itself. Metadata errors pass through (io_error, resource_exhausted, unavailable;
+//   the store's own limits on the metadata map come back as resource_exhausted).
 // - remove(): not_found for an unknown id. Every successful put and remove wakes the job at
 //   once, since the floor may have risen.
 // - truncate_now(): one pass on the calling thread (floor, then truncate_before); runs are
