@@ -16,6 +16,7 @@
 #include "api/http_api.hpp"
 #include "commit/commit_pipeline.hpp"
 #include "log/local_log_store.hpp"
+#include "log/retention.hpp"
 #include "config/cli.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
@@ -66,6 +67,31 @@ weasel::ServerOptions server_options(const weasel::Config& config) {
   return o;
 }
 
+// The retention policies and the truncation job over `log`, counting its work in `registry`;
+// nullptr (logged) when the stored policies cannot be read.
+std::unique_ptr<weasel::RetentionManager> open_retention(const weasel::Config& config,
+                                                         weasel::LogStore& log,
+                                                         weasel::MetricsRegistry& registry) {
+  weasel::Counter& runs = registry.counter("weaseldb_log_truncations_total",
+                                           "Completed log truncation passes of the retention job");
+  weasel::Counter& deleted = registry.counter("weaseldb_log_truncated_bytes_total",
+                                              "Bytes of log batches deleted by retention");
+  weasel::RetentionOptions options;
+  options.default_keep_seconds = config.retention.default_keep_seconds;
+  options.truncate_interval_seconds = config.retention.truncate_interval_seconds;
+  options.max_policies = config.retention.max_policies;
+  options.on_truncated = [&runs, &deleted](uint64_t bytes) {
+    runs.inc();
+    deleted.inc(bytes);
+  };
+  auto opened = weasel::RetentionManager::open(log, std::move(options));
+  if (!opened.ok()) {
+    spdlog::error("cannot load the retention policies: {}", opened.status().to_string());
+    return nullptr;
+  }
+  return std::move(opened).value();
+}
+
 int serve(const weasel::Config& config) {
   // Signals are taken synchronously by this thread (sigwait); every other thread inherits the
   // mask, so no handler runs in the middle of an I/O thread.
@@ -103,10 +129,16 @@ int serve(const weasel::Config& config) {
   registry->gauge_callback("weaseldb_log_bytes", "Bytes of retained log batches", {},
                            [l = log.get()] { return static_cast<double>(l->bytes()); });
 
+  auto retention = open_retention(config, *log, *registry);
+  if (!retention) return 3;
+
   const std::string leader_id = new_leader_id();
   // The hub follows the log from its current end, so it exists before the first commit.
   weasel::HubOptions hub_options;
   hub_options.leader_id = leader_id;
+  hub_options.max_buffer_bytes = config.subscription.max_buffer_size_bytes;
+  hub_options.keepalive_interval_seconds = config.subscription.keepalive_interval_seconds;
+  hub_options.checkpoint_interval_ms = config.subscription.checkpoint_interval_ms;
   auto hub = std::make_unique<weasel::Hub>(hub_options, *log, *registry);
 
   weasel::CommitPipelineOptions pipeline_options;
@@ -132,6 +164,7 @@ int serve(const weasel::Config& config) {
   ctx.commit_limits.max_preconditions = config.commit.max_preconditions;
   ctx.commit_limits.max_operations = config.commit.max_operations;
   ctx.commit_limits.min_request_id_length = config.commit.min_request_id_length;
+  ctx.retention = retention.get();
   auto api = std::make_shared<weasel::HttpApi>(ctx);
 
   weasel::HttpServerOptions http;
@@ -152,6 +185,7 @@ int serve(const weasel::Config& config) {
     auto s = weak.lock();
     return s ? static_cast<double>(s->connection_count()) : 0.0;
   });
+  retention->start();
   server->start();
   for (const auto& addr : server->bound_addresses()) {
     spdlog::info("listening on {} (leader_id {})", addr, ctx.leader_id);
@@ -168,6 +202,7 @@ int serve(const weasel::Config& config) {
   server->stop();
   pipeline->stop();
   server.reset();
+  retention->stop();  // before the log it truncates goes away
   spdlog::info("stopped at version {}", log->latest_version());
   return 0;
 }

@@ -77,6 +77,14 @@ void HttpApi::handle(HttpExchange& exchange) {
         }
         status = handle_subscribe(exchange);
         break;
+      case Route::kRetention:
+        if (ctx_.retention == nullptr) {
+          status = 501;
+          exchange.respond_error(status, "not_implemented", "this server has no retention");
+          break;
+        }
+        status = handle_retention(exchange, match.param);
+        break;
       default:
         status = 501;
         exchange.respond_error(status, "not_implemented",

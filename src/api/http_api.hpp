@@ -11,6 +11,7 @@
 #include "api/http_metrics.hpp"
 #include "commit/commit_pipeline.hpp"
 #include "commit/commit_request.hpp"
+#include "log/retention.hpp"
 #include "net/http_server.hpp"
 #include "stream/hub.hpp"
 
@@ -31,6 +32,8 @@ struct ApiContext {
   // floor (subscriptions below it are 410).
   Hub* hub = nullptr;
   std::function<uint64_t()> oldest_version = [] { return uint64_t{0}; };
+  // Retention policies (/v1/retention/); those routes answer 501 without. Borrowed.
+  RetentionManager* retention = nullptr;
 };
 
 class HttpApi : public HttpApplication {
@@ -58,6 +61,8 @@ class HttpApi : public HttpApplication {
   static void answer_taken(void* pending, int status, std::string_view body, bool retry_after);
   static void commit_done(void* pending, const CommitResult& result);
   static void status_done(void* pending, const StatusResult& result);
+  // /v1/retention/ (retention_api.cpp); `id` is empty for the collection. Returns the status.
+  int handle_retention(HttpExchange& exchange, std::string_view id);
 
   ApiContext ctx_;
   HttpMetrics http_metrics_;

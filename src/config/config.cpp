@@ -31,6 +31,14 @@ constexpr int64_t kMaxUriBytesMax = 1024 * 1024;
 constexpr int64_t kIdleTimeoutSecondsMax = 24 * 3600;
 constexpr int64_t kShutdownTimeoutSecondsMax = 3600;
 constexpr size_t kDataDirBytesMax = 4095;  // PATH_MAX - 1
+constexpr int64_t kMaxBufferSizeBytesMin = 64 * 1024;
+constexpr int64_t kMaxBufferSizeBytesMax = int64_t{1} << 30;
+constexpr int64_t kKeepaliveIntervalSecondsMax = 3600;
+constexpr int64_t kCheckpointIntervalMsMin = 10;
+constexpr int64_t kCheckpointIntervalMsMax = 60'000;
+constexpr int64_t kDefaultKeepSecondsMax = int64_t{100} * 366 * 86400;  // a century
+constexpr int64_t kTruncateIntervalSecondsMax = 86400;
+constexpr int64_t kMaxPoliciesMax = 10'000;
 
 std::string_view type_name(toml::value_t type) {
   switch (type) {
@@ -290,6 +298,27 @@ void read_log(const TomlValue& table, std::string_view source, LogConfig& out) {
   reader.reject_unknown_keys();
 }
 
+void read_subscription(const TomlValue& table, std::string_view source,
+                       SubscriptionConfig& out) {
+  TableReader reader(table, "subscription", source);
+  reader.read_integer("max_buffer_size_bytes", kMaxBufferSizeBytesMin, kMaxBufferSizeBytesMax,
+                      out.max_buffer_size_bytes);
+  reader.read_integer("keepalive_interval_seconds", 1, kKeepaliveIntervalSecondsMax,
+                      out.keepalive_interval_seconds);
+  reader.read_integer("checkpoint_interval_ms", kCheckpointIntervalMsMin, kCheckpointIntervalMsMax,
+                      out.checkpoint_interval_ms);
+  reader.reject_unknown_keys();
+}
+
+void read_retention(const TomlValue& table, std::string_view source, RetentionConfig& out) {
+  TableReader reader(table, "retention", source);
+  reader.read_integer("default_keep_seconds", 0, kDefaultKeepSecondsMax, out.default_keep_seconds);
+  reader.read_integer("truncate_interval_seconds", 1, kTruncateIntervalSecondsMax,
+                      out.truncate_interval_seconds);
+  reader.read_integer("max_policies", 1, kMaxPoliciesMax, out.max_policies);
+  reader.reject_unknown_keys();
+}
+
 void read_metrics(const TomlValue& table, std::string_view source, MetricsConfig& out) {
   TableReader reader(table, "metrics", source);
   reader.read_bool("enabled", out.enabled);
@@ -370,6 +399,12 @@ Config parse_config(std::string_view toml_text, std::string_view source_name) {
   if (const TomlValue* log = top.find("log", toml::value_t::table)) {
     read_log(*log, source_name, config.log);
   }
+  if (const TomlValue* subscription = top.find("subscription", toml::value_t::table)) {
+    read_subscription(*subscription, source_name, config.subscription);
+  }
+  if (const TomlValue* retention = top.find("retention", toml::value_t::table)) {
+    read_retention(*retention, source_name, config.retention);
+  }
   if (const TomlValue* metrics = top.find("metrics", toml::value_t::table)) {
     read_metrics(*metrics, source_name, config.metrics);
   }
@@ -422,6 +457,15 @@ std::string describe_config(const Config& config) {
   append_value(out, "log.segment_bytes", config.log.segment_bytes);
   append_value(out, "log.batch_size_threshold", config.log.batch_size_threshold);
   append_value(out, "log.sync", config.log.sync);
+  const SubscriptionConfig& subscription = config.subscription;
+  append_value(out, "subscription.max_buffer_size_bytes", subscription.max_buffer_size_bytes);
+  append_value(out, "subscription.keepalive_interval_seconds",
+               subscription.keepalive_interval_seconds);
+  append_value(out, "subscription.checkpoint_interval_ms", subscription.checkpoint_interval_ms);
+  const RetentionConfig& retention = config.retention;
+  append_value(out, "retention.default_keep_seconds", retention.default_keep_seconds);
+  append_value(out, "retention.truncate_interval_seconds", retention.truncate_interval_seconds);
+  append_value(out, "retention.max_policies", retention.max_policies);
   append_value(out, "metrics.enabled", config.metrics.enabled);
   return out;
 }

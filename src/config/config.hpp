@@ -87,6 +87,30 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+struct SubscriptionConfig {
+  // Bytes a subscriber may leave unread before it is dropped as slow_consumer (SPEC 3).
+  size_t max_buffer_size_bytes = size_t{10} << 20;
+  // A ": keepalive" comment goes out this often on an otherwise silent stream.
+  int keepalive_interval_seconds = 30;
+  // An idle stream gets a checkpoint event at least this often.
+  int checkpoint_interval_ms = 1000;
+
+  bool operator==(const SubscriptionConfig&) const = default;
+};
+
+struct RetentionConfig {
+  // The history kept while no retention policy exists at all (SPEC 3: 24 h).
+  int64_t default_keep_seconds = 86400;
+  // How often the truncation job runs; it also runs promptly after a policy is deleted or
+  // changed. A minute keeps the log close to its floor without re-reading the policies often.
+  int truncate_interval_seconds = 60;
+  // Most policies at once; PUT of a new one beyond it is a 400. Bounds the metadata file,
+  // which is rewritten on every change.
+  size_t max_policies = 1000;
+
+  bool operator==(const RetentionConfig&) const = default;
+};
+
 struct MetricsConfig {
   // Serve GET /metrics.
   bool enabled = true;
@@ -99,6 +123,8 @@ struct Config {
   ServerConfig server;
   CommitConfig commit;
   LogConfig log;
+  SubscriptionConfig subscription;
+  RetentionConfig retention;
   MetricsConfig metrics;
 
   bool operator==(const Config&) const = default;

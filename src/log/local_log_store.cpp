@@ -278,7 +278,7 @@ void LocalLogStore::append(std::string_view encoded_batch, AppendCallback done) 
     done(s);
     return;
   }
-  publish(header);
+  publish(header, batch_max_timestamp_ms(decoded.batch));
   done(Status{});
 }
 
@@ -313,7 +313,7 @@ Status LocalLogStore::start_segment(uint64_t first_version) {
   return sync_directory(ops_, dir_fd_, directory_);
 }
 
-void LocalLogStore::publish(const BatchHeader& header) {
+void LocalLogStore::publish(const BatchHeader& header, int64_t max_timestamp_ms) {
   std::unique_lock lock(index_mutex_);
   if (active_is_new_) {
     if (!segments_.empty()) segments_.back().file.reset();  // sealed: readers open it
@@ -325,7 +325,7 @@ void LocalLogStore::publish(const BatchHeader& header) {
     active_is_new_ = false;
   }
   WEASEL_ASSERT(segments_.back().file == active_file_);
-  segments_.back().add_batch(header);
+  segments_.back().add_batch(header, max_timestamp_ms);
   active_bytes_ += header.batch_bytes;
   WEASEL_ASSERT(active_bytes_ == segments_.back().size_bytes);
   bytes_.fetch_add(header.batch_bytes, std::memory_order_relaxed);
@@ -440,7 +440,7 @@ Status LocalLogStore::read_segment(const SegmentFile& file, uint64_t offset, uin
 
 // ---- truncation ----
 
-Status LocalLogStore::truncate_before(uint64_t version) {
+Result<uint64_t> LocalLogStore::truncate_before(uint64_t version) {
   std::lock_guard truncate_lock(truncate_mutex_);
   size_t count = 0;
   uint64_t floor;
@@ -448,7 +448,7 @@ Status LocalLogStore::truncate_before(uint64_t version) {
     std::shared_lock lock(index_mutex_);
     // Never the last segment: appends go there.
     while (count + 1 < segments_.size() && segments_[count].last_version < version) ++count;
-    if (count == 0) return {};
+    if (count == 0) return uint64_t{0};
     floor = segments_[count - 1].last_version;
   }
   {
@@ -460,6 +460,7 @@ Status LocalLogStore::truncate_before(uint64_t version) {
     if (!s.ok()) return s;
     metadata_ = std::move(next);
   }
+  uint64_t deleted_bytes = 0;
   for (size_t i = 0; i < count; ++i) {
     std::string path;
     {
@@ -467,6 +468,7 @@ Status LocalLogStore::truncate_before(uint64_t version) {
       Segment& front = segments_.front();
       path = front.path;
       bytes_.fetch_sub(front.size_bytes, std::memory_order_relaxed);
+      deleted_bytes += front.size_bytes;
       segments_.pop_front();
       oldest_version_.store(segments_.front().prev_version, std::memory_order_release);
     }
@@ -474,7 +476,7 @@ Status LocalLogStore::truncate_before(uint64_t version) {
     Status s = remove_segment_file(path);
     if (!s.ok()) return s;
   }
-  return {};
+  return deleted_bytes;
 }
 
 // ---- metadata ----
@@ -541,6 +543,16 @@ LogStore::MetadataEntries LocalLogStore::list_metadata(std::string_view prefix) 
     entries.emplace_back(it->first, it->second);
   }
   return entries;
+}
+
+uint64_t LocalLogStore::floor_for_time(int64_t since_ms) const {
+  std::shared_lock lock(index_mutex_);
+  // Timestamps need not rise from segment to segment (the clock may step back), so the first
+  // segment holding a recent enough transaction decides, whatever follows it.
+  for (const Segment& segment : segments_) {
+    if (segment.max_timestamp_ms >= since_ms) return segment.prev_version;
+  }
+  return latest_version_.load(std::memory_order_acquire);
 }
 
 size_t LocalLogStore::segment_count() const {

@@ -20,6 +20,8 @@
 //   followed by valid data, a bad earlier segment, broken version order, a missing segment)
 //   refuses to open with a corruption status naming the file and offset: acknowledged data
 //   is never dropped silently.
+// - floor_for_time() has segment granularity: each segment keeps the latest commit timestamp
+//   of its transactions (learnt on append and by the recovery scan), so it reads no file.
 // - truncate_before() records the new floor in METADATA first, then unlinks segments oldest
 //   first with a directory fsync after each, so a crash leaves a contiguous suffix of
 //   segments and never lowers the floor.
@@ -69,7 +71,7 @@ class LocalLogStore final : public LogStore {
   void append(std::string_view encoded_batch, AppendCallback done) override;
   Result<uint64_t> read_after(uint64_t after_version, size_t max_bytes,
                               const BatchCallback& fn) const override;
-  Status truncate_before(uint64_t version) override;
+  Result<uint64_t> truncate_before(uint64_t version) override;
 
   uint64_t oldest_version() const override {
     return oldest_version_.load(std::memory_order_acquire);
@@ -78,6 +80,7 @@ class LocalLogStore final : public LogStore {
     return latest_version_.load(std::memory_order_acquire);
   }
   uint64_t bytes() const override { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t floor_for_time(int64_t since_ms) const override;
   Status health() const override;
 
   Status put_metadata(std::string_view key, std::string_view value) override;
@@ -101,7 +104,7 @@ class LocalLogStore final : public LogStore {
   Status remove_segment_file(const std::string& path);
   Status write_batch(std::string_view batch, const BatchHeader& header);
   Status start_segment(uint64_t first_version);
-  void publish(const BatchHeader& header);
+  void publish(const BatchHeader& header, int64_t max_timestamp_ms);
   void enter_failed_state(const Status& failure);
   Status write_metadata(const LogMetadata& metadata);
   std::string path_of(const std::string& name) const { return directory_ + "/" + name; }

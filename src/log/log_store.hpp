@@ -31,7 +31,8 @@
 //   append and truncate_before.
 // - truncate_before(version): drops history strictly older than `version` in whole storage
 //   units (segments, objects) only: it never drops a transaction >= version, and keeps the
-//   unit being appended to. Afterwards oldest_version() may have risen.
+//   unit being appended to. Afterwards oldest_version() may have risen. Returns the bytes
+//   of batches it deleted (0 when nothing was below `version`).
 // - oldest_version(): the truncation floor. read_after(v) serves complete history for every
 //   v >= oldest_version(); it is the prev_version of the oldest retained batch (0 for a
 //   never-truncated log). It is a floor rather than "the oldest retained version" because
@@ -39,6 +40,11 @@
 //   version is still served without a gap.
 // - latest_version(): the last durable version (oldest_version() when the log is empty).
 //   bytes(): the size of the retained batches.
+// - floor_for_time(since_ms): the time -> version mapping retention by age needs. A version F
+//   with read_after(F) serving every retained transaction whose timestamp_ms >= since_ms:
+//   the prev_version of the oldest storage unit (segment, object) holding such a transaction,
+//   or latest_version() when none does. Coarse on purpose (whole units, which is all that
+//   truncation can drop), and answered from memory.
 // - Metadata: a small durable map (retention policies, ...), each put/delete atomic and
 //   durable when it returns. Keys are 1..kMaxMetadataKeyBytes bytes, values up to
 //   kMaxMetadataValueBytes, at most kMaxMetadataEntries entries and kMaxMetadataTotalBytes of
@@ -78,11 +84,12 @@ class LogStore {
   virtual void append(std::string_view encoded_batch, AppendCallback done) = 0;
   virtual Result<uint64_t> read_after(uint64_t after_version, size_t max_bytes,
                                       const BatchCallback& fn) const = 0;
-  virtual Status truncate_before(uint64_t version) = 0;
+  virtual Result<uint64_t> truncate_before(uint64_t version) = 0;
 
   virtual uint64_t oldest_version() const = 0;
   virtual uint64_t latest_version() const = 0;
   virtual uint64_t bytes() const = 0;
+  virtual uint64_t floor_for_time(int64_t since_ms) const = 0;
   // ok while the store can append; otherwise the failure that stopped it.
   virtual Status health() const = 0;
   bool healthy() const { return health().ok(); }

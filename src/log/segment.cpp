@@ -77,7 +77,14 @@ std::optional<uint64_t> parse_segment_file_name(std::string_view name) {
   return version;
 }
 
-void Segment::add_batch(const BatchHeader& header) {
+int64_t batch_max_timestamp_ms(const BatchView& batch) {
+  int64_t latest = INT64_MIN;
+  for (const TransactionView& txn : batch.transactions()) latest = std::max(latest, txn.timestamp_ms);
+  return latest;
+}
+
+void Segment::add_batch(const BatchHeader& header, int64_t batch_max_timestamp_ms) {
+  max_timestamp_ms = std::max(max_timestamp_ms, batch_max_timestamp_ms);
   uint64_t offset = size_bytes;
   if (offset == 0) {
     WEASEL_ASSERT(header.first_version == first_version);
@@ -167,7 +174,7 @@ Result<SegmentScan> scan_segment(FileOps& ops, const SegmentFile& file, uint64_t
                          std::to_string(h.prev_version) + " but the previous batch ended at " +
                          std::to_string(scan.segment.last_version));
     }
-    scan.segment.add_batch(h);
+    scan.segment.add_batch(h, batch_max_timestamp_ms(batch.batch));
     offset += h.batch_bytes;
   }
   return scan;

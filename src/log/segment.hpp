@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <climits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ inline constexpr uint64_t kIndexIntervalBytes = 256 * 1024;
 std::string segment_file_name(uint64_t first_version);
 // The version a segment file name stands for; nullopt if `name` is not a segment name.
 std::optional<uint64_t> parse_segment_file_name(std::string_view name);
+
+// The latest timestamp_ms of the batch's transactions.
+int64_t batch_max_timestamp_ms(const BatchView& batch);
 
 struct SegmentFile {
   SegmentFile(FileOps& ops, int fd, std::string path) : ops(ops), fd(fd), path(std::move(path)) {}
@@ -68,10 +72,14 @@ struct Segment {
   uint64_t prev_version = 0;   // of the first batch
   uint64_t last_version = 0;
   uint64_t size_bytes = 0;  // valid, durable bytes; readers never read past them
+  // The latest commit timestamp of any transaction in the segment (not necessarily the last
+  // one's: clocks step back), so retention by age can drop whole segments without reading them.
+  int64_t max_timestamp_ms = INT64_MIN;
   std::vector<SegmentIndexEntry> index;
 
-  // Records a batch appended at the end of the segment.
-  void add_batch(const BatchHeader& header);
+  // Records a batch appended at the end of the segment; `max_timestamp_ms` is
+  // batch_max_timestamp_ms() of it (computed by the caller, outside the index lock).
+  void add_batch(const BatchHeader& header, int64_t batch_max_timestamp_ms);
   // Where to start reading for batches with last_version > after_version.
   uint64_t seek_offset(uint64_t after_version) const;
 };

@@ -272,13 +272,20 @@ void Hub::on_new_batch(std::shared_ptr<PublishedBatch> batch) {
     // observer publishes after posting; checked anyway, as push_batch requires it.)
     if (sub->durable || !sub->live || batch->last_version() <= sub->cursor) continue;
     push_batch(*sub, *batch, batch);
-    if (sub->out.pending_bytes() > options_.max_buffer_bytes) overflowing.push_back(sub.get());
+    if (over_backlog(*sub)) overflowing.push_back(sub.get());
   }
-  for (Subscriber* sub : overflowing) {
-    close(*sub, Reason::kSlowConsumer, "slow_consumer",
-          "the subscriber did not read fast enough (subscription.max_buffer_size_bytes)",
-          "resume_after", 0);
-  }
+  for (Subscriber* sub : overflowing) close_slow(*sub);
+}
+
+bool Hub::over_backlog(const Subscriber& sub) const {
+  // Only while the socket is full: otherwise the next flush decides (see flush()).
+  return sub.live && sub.epollout && sub.out.backlog_bytes() > options_.max_buffer_bytes;
+}
+
+void Hub::close_slow(Subscriber& sub) {
+  close(sub, Reason::kSlowConsumer, "slow_consumer",
+        "the subscriber did not read fast enough (subscription.max_buffer_size_bytes)",
+        "resume_after", 0);
 }
 
 void Hub::on_durable(uint64_t version) {
@@ -378,11 +385,7 @@ void Hub::pump(Subscriber& sub) {
       if (!sub.live && sub.out.pending_bytes() >= low_water) break;
     }
   }
-  if (sub.live && sub.out.pending_bytes() > options_.max_buffer_bytes) {
-    close(sub, Reason::kSlowConsumer, "slow_consumer",
-          "the subscriber did not read fast enough (subscription.max_buffer_size_bytes)",
-          "resume_after", 0);
-  }
+  if (over_backlog(sub)) close_slow(sub);
 }
 
 void Hub::push_batch(Subscriber& sub, PublishedBatch& batch,
@@ -427,6 +430,10 @@ void Hub::flush(Subscriber& sub) {
     return;
   }
   const bool want_out = r == OutputQueue::WriteResult::kBlocked;
+  if (want_out && sub.live && sub.out.backlog_bytes() > options_.max_buffer_bytes) {
+    close_slow(sub);  // the socket is full and more than the limit waits behind it
+    return;
+  }
   if (want_out != sub.epollout) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0u);

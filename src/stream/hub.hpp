@@ -16,8 +16,9 @@
 // history to live has no gap and no duplicate. The SSE text of a batch is formatted once and
 // shared by all unfiltered subscribers (filtered ones format their own operations).
 //
-// Back-pressure: a live subscriber with more than max_buffer_bytes queued and unwritten gets
-// an `error` event (slow_consumer, resume_after) and is closed; nobody waits for it.
+// Back-pressure: a live subscriber whose socket is full while more than max_buffer_bytes wait
+// behind the event being written gets an `error` event (slow_consumer, resume_after) and is
+// closed; nobody waits for it.
 // durable=false subscribers are sent batches when appended, plus a checkpoint whenever the
 // durable version advances; durable ones only what is durable.
 
@@ -108,6 +109,9 @@ class Hub : public BatchObserver {
   void push_batch(Subscriber& sub, PublishedBatch& batch,
                   const std::shared_ptr<PublishedBatch>& owner);
   void push_checkpoint(Subscriber& sub);
+  // A live subscriber whose socket is full with more than max_buffer_bytes queued behind it.
+  bool over_backlog(const Subscriber& sub) const;
+  void close_slow(Subscriber& sub);
   void tick(std::chrono::steady_clock::time_point now);
   void flush(Subscriber& sub);
   void close(Subscriber& sub, Reason reason, std::string_view code = {},

@@ -36,6 +36,12 @@ class OutputQueue {
 
   // Unwritten payload bytes (framing excluded): what the subscriber has "piled up unread".
   size_t pending_bytes() const { return pending_bytes_; }
+  // Unwritten payload bytes behind the segment being written: the backlog a reader leaves
+  // unread (the segment in progress is excluded, so one event larger than a limit on this
+  // does not by itself make a reader slow).
+  size_t backlog_bytes() const {
+    return segments_.empty() ? 0 : pending_bytes_ - segments_.front().data.size();
+  }
   bool empty() const { return segments_.empty(); }
   uint64_t written_version() const { return written_version_; }
   uint64_t bytes_written() const { return bytes_written_; }

@@ -71,17 +71,18 @@ def test_keepalive_comments_and_idle_checkpoints(make_checked_server):
         assert e.comment == "keepalive", e
 
 
-RETAIN_LITTLE = """
-[log]
-segment_bytes = 1048576
-[retention]
-default_keep_seconds = 0
-truncate_interval_seconds = 1
-"""
+SMALL_SEGMENTS = "[log]\nsegment_bytes = 1048576\n"
+
+
+def pin(server, version):
+    """Sets the only retention policy to keep everything after `version` (the truncation
+    job runs at once after a change)."""
+    r = roundtrip(server, "PUT", "/v1/retention/pin", body=f'{{"after_version": {version}}}')
+    assert r.status in (200, 201), (r.status, r.body)
 
 
 def wait_oldest_above(server, version):
-    for _ in range(100_000):  # bounded-poll: the truncation job runs every second
+    for _ in range(100_000):  # bounded-poll: the truncation job runs after the policy change
         r = roundtrip(server, "GET", "/v1/retention/")
         assert r.status == 200, r.body
         oldest = r.json()["oldest_version"]
@@ -91,26 +92,32 @@ def wait_oldest_above(server, version):
 
 
 def test_truncated_history_is_410_and_ends_a_stream_caught_behind_it(make_checked_server):
-    server = make_checked_server(RETAIN_LITTLE)
+    server = make_checked_server(SMALL_SEGMENTS)
     with Client(server) as c:
-        for i in range(60):  # ~3 MB: several 1 MiB segments
+        # ~10 MB in 1 MiB segments: more history after the pin (40) than a stream that does
+        # not read can take in (about 1 MiB queued plus what the sockets hold).
+        for i in range(210):
             commit_value(c, f"a{i}", 50_000)
+    pin(server, 40)  # drops the segments wholly at or below 40, and no more
+    oldest = wait_oldest_above(server, 0)
+    assert oldest <= 40
     # A restart empties the hub's memory, so history now comes from the log only.
     assert server.restart() == 0
-    oldest = wait_oldest_above(server, 0)
 
     r = roundtrip(server, "GET", "/v1/subscribe?after=0")
     assert r.status == 410, (r.status, r.body)
-    assert r.json()["error"] == "log_truncated" and r.json()["oldest_version"] == oldest
+    assert r.json()["error"] == "log_truncated" and 0 < r.json()["oldest_version"] <= 40
 
-    # A stream starting at the floor catches up from the log; it does not read, so it stays
-    # behind while retention drops the segments it still needs.
+    # A stream starting at the pinned floor catches up from the log; it does not read, so it
+    # stays behind while retention moves on.
+    oldest = 40
     behind = SseStream(server, f"/v1/subscribe?after={oldest}", rcvbuf=4096)
     assert behind.status == 200
     with Client(server) as c:
         for i in range(200):  # ~10 MB, far beyond what the stream could have buffered
             last = commit_value(c, f"b{i}", 50_000)
-    wait_oldest_above(server, last - 30)
+    pin(server, last - 30)
+    wait_oldest_above(server, 210)
     got = []
     while True:
         e = behind.next_of(("transaction", "error"))
@@ -118,7 +125,7 @@ def test_truncated_history_is_410_and_ends_a_stream_caught_behind_it(make_checke
             break
         got.append(e.json())
     err = e.json()
-    assert err["error"] == "log_truncated" and err["oldest_version"] > oldest
+    assert err["error"] == "log_truncated" and err["oldest_version"] > 210
     assert_chain(got, oldest)
     assert behind.at_eof()
     behind.close()

@@ -102,6 +102,12 @@ TEST_CASE("defaults: an empty file and the struct initializers agree") {
   CHECK(config.server.max_uri_bytes == 8192);
   CHECK(config.server.idle_timeout_seconds == 300);
   CHECK(config.server.shutdown_timeout_seconds == 10);
+  CHECK(config.subscription.max_buffer_size_bytes == 10 * 1024 * 1024);
+  CHECK(config.subscription.keepalive_interval_seconds == 30);
+  CHECK(config.subscription.checkpoint_interval_ms == 1000);
+  CHECK(config.retention.default_keep_seconds == 86400);
+  CHECK(config.retention.truncate_interval_seconds == 60);
+  CHECK(config.retention.max_policies == 1000);
   CHECK(config.metrics.enabled);
   CHECK(parse_config("", "empty.toml") == config);
   CHECK(parse_config("# only a comment\n[server]\n[metrics]\n", "x.toml") == config);
@@ -165,7 +171,8 @@ TEST_CASE("inline tables and dotted keys are plain TOML and work too") {
 
 TEST_CASE("unknown keys are rejected at every level") {
   check_rejected("data_dir = \"d\"\ndatadir = \"x\"\n", "datadir", 2,
-                 "unknown key (allowed at the top level: data_dir, server, commit, log, metrics)");
+                 "unknown key (allowed at the top level: data_dir, server, commit, log, subscription, "
+                 "retention, metrics)");
   check_rejected("[commits]\nx = 1\n", "commits", 1, "unknown key");
   check_rejected("[server]\nio_threads = 1\nio_thread = 2\n", "server.io_thread", 3,
                  "unknown key (allowed in server: interfaces, io_threads");
@@ -312,6 +319,9 @@ TEST_CASE("describe_config prints every effective value on one line") {
         "commit.conflict_window_seconds=5 commit.pipeline_capacity=16384 "
         "commit.request_id_index_entries=1000000 log.backend=\"local\" log.path=\"\" "
         "log.segment_bytes=67108864 log.batch_size_threshold=1048576 log.sync=true "
+        "subscription.max_buffer_size_bytes=10485760 subscription.keepalive_interval_seconds=30 "
+        "subscription.checkpoint_interval_ms=1000 retention.default_keep_seconds=86400 "
+        "retention.truncate_interval_seconds=60 retention.max_policies=1000 "
         "metrics.enabled=true");
 }
 
@@ -445,6 +455,42 @@ TEST_CASE("command line: errors") {
   std::vector<std::string> many;
   for (int i = 0; i < 17; ++i) many.push_back("--listen=[::1]:" + std::to_string(1000 + i));
   check(many, "server.interfaces", "more than 16 --listen addresses");
+}
+
+
+TEST_CASE("[subscription] and [retention] keys are read and checked") {
+  Config config = parse_config(
+      "[subscription]\nmax_buffer_size_bytes = 65536\nkeepalive_interval_seconds = 5\n"
+      "checkpoint_interval_ms = 250\n"
+      "[retention]\ndefault_keep_seconds = 0\ntruncate_interval_seconds = 1\nmax_policies = 3\n",
+      "t.toml");
+  CHECK(config.subscription.max_buffer_size_bytes == 65536);
+  CHECK(config.subscription.keepalive_interval_seconds == 5);
+  CHECK(config.subscription.checkpoint_interval_ms == 250);
+  CHECK(config.retention.default_keep_seconds == 0);
+  CHECK(config.retention.truncate_interval_seconds == 1);
+  CHECK(config.retention.max_policies == 3);
+
+  check_rejected("[subscription]\nmax_buffer_size_bytes = 65535\n",
+                 "subscription.max_buffer_size_bytes", 2, "allowed 65536..1073741824");
+  check_rejected("[subscription]\nkeepalive_interval_seconds = 0\n",
+                 "subscription.keepalive_interval_seconds", 2, "allowed 1..3600");
+  check_rejected("[subscription]\ncheckpoint_interval_ms = 60001\n",
+                 "subscription.checkpoint_interval_ms", 2, "allowed 10..60000");
+  check_rejected("[subscription]\nbuffer = 1\n", "subscription.buffer", 2,
+                 "unknown key (allowed in subscription: max_buffer_size_bytes, "
+                 "keepalive_interval_seconds, checkpoint_interval_ms)");
+  check_rejected("[retention]\ndefault_keep_seconds = -1\n", "retention.default_keep_seconds", 2,
+                 "-1 is out of range (allowed 0..3162240000)");
+  check_rejected("[retention]\ntruncate_interval_seconds = 0\n",
+                 "retention.truncate_interval_seconds", 2, "allowed 1..86400");
+  check_rejected("[retention]\nmax_policies = 10001\n", "retention.max_policies", 2,
+                 "allowed 1..10000");
+  check_rejected("[retention]\ndefault_keep_seconds = \"1d\"\n", "retention.default_keep_seconds",
+                 2, "expected an integer, got a string");
+  check_rejected("[retention]\nkeep = 1\n", "retention.keep", 2,
+                 "unknown key (allowed in retention: default_keep_seconds, "
+                 "truncate_interval_seconds, max_policies)");
 }
 
 }  // namespace

@@ -152,7 +152,7 @@ TEST_CASE("concurrency: truncation while readers read and the appender appends")
         shared.published.wait(seen, std::memory_order_acquire);
         seen = shared.published.load(std::memory_order_acquire);
         if (seen > 100) {
-          Status s = store->truncate_before(seen - 100);
+          Status s = store->truncate_before(seen - 100).status();
           if (!s.ok()) truncate_error = s.to_string();
           if (store->oldest_version() >= seen - 100 && store->segment_count() > 1) {
             truncate_error = "dropped a version at or after the truncation point";

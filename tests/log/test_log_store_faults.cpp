@@ -172,7 +172,7 @@ TEST_CASE("faults: a truncation whose floor cannot be recorded deletes nothing")
   std::vector<std::string> batches = fill(*store, 100);
   size_t segments = store->segment_count();
   ops.fail(FaultyFileOps::kRename, EIO, 0, false);
-  CHECK(store->truncate_before(store->latest_version()).code() == StatusCode::kIoError);
+  CHECK(store->truncate_before(store->latest_version()).status().code() == StatusCode::kIoError);
   CHECK(store->segment_count() == segments);
   CHECK(store->oldest_version() == 0);
   CHECK(read_all(*store, 0) == batches);
