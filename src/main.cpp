@@ -145,7 +145,10 @@ int serve(const weasel::Config& config) {
   pipeline_options.capacity_log2 = std::countr_zero(config.commit.pipeline_capacity);
   pipeline_options.batch_bytes_max = config.log.batch_size_threshold;
   pipeline_options.conflict_window_seconds = config.commit.conflict_window_seconds;
-  pipeline_options.request_id_entries_max = config.commit.request_id_index_entries;
+  pipeline_options.request_ids.max_entries = config.commit.request_id_index_entries;
+  pipeline_options.request_ids.max_versions = config.commit.request_id_retention_versions;
+  pipeline_options.request_ids.max_age_ms =
+      int64_t{config.commit.request_id_retention_hours} * 3'600'000;
   pipeline_options.leader_id = leader_id;
   pipeline_options.observer = hub.get();
   auto pipeline = std::make_unique<weasel::CommitPipeline>(pipeline_options, *log, *registry);

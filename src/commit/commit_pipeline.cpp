@@ -69,7 +69,7 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, LogStore& l
       log_(log),
       ring_(options.capacity_log2, {1, 1, 1, 1}),
       conflicts_(0),
-      requests_(options.request_id_entries_max, log.oldest_version()) {
+      requests_(options.request_ids, log.oldest_version()) {
   WEASEL_ASSERT(options_.conflict_window_seconds >= 1);
   for (int i = 0; i < kCommitLabels; ++i) {
     commits_[i] = &metrics.counter("weaseldb_commits_total", "Commit requests by outcome",
@@ -120,7 +120,7 @@ void CommitPipeline::rebuild_from_log() {
       WEASEL_ASSERT(decoded.status == DecodeStatus::kOk);  // the store verified it
       for (const TransactionView& txn : decoded.batch.transactions()) {
         if (txn.version <= after) continue;
-        requests_.add_committed(txn.request_id, txn.version);
+        requests_.add_committed(txn.request_id, txn.version, txn.timestamp_ms);
         if (txn.timestamp_ms < cutoff_ms) continue;
         if (!window_started) {
           window_started = true;
@@ -340,7 +340,7 @@ void CommitPipeline::resolve(Item& item) {
   writes_scratch_.clear();
   for (const Operation& op : req.operations) writes_scratch_.push_back(to_write(to_log_operation(op)));
   conflicts_.add_writes(writes_scratch_, item.version);
-  requests_.add_committed(item.request_id, item.version);
+  requests_.add_committed(item.request_id, item.version, item.timestamp_ms);
   last_committed_version_ = item.version;
   if (window_.empty() || window_.back().first != item.timestamp_ms) {
     window_.emplace_back(item.timestamp_ms, item.version);
@@ -375,7 +375,7 @@ void CommitPipeline::resolve_status_final(Item& item) {
   // scan is in the index; one the scan found goes back into the index, so that a retry
   // answers duplicate instead of committing twice.
   if (item.scanned.outcome == StatusOutcome::kCommitted) {
-    requests_.add_committed(item.request_id, item.scanned.version);
+    requests_.add_committed(item.request_id, item.scanned.version, wall_ms());
     item.status_outcome = StatusOutcome::kCommitted;
     item.version = item.scanned.version;
     return;

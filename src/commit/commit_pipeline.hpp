@@ -81,7 +81,7 @@ struct CommitPipelineOptions {
   int capacity_log2 = 14;                       // commit.pipeline_capacity (power of two)
   size_t batch_bytes_max = 1 << 20;             // log.batch_size_threshold
   int conflict_window_seconds = 5;              // commit.conflict_window_seconds
-  size_t request_id_entries_max = 1'000'000;    // commit.request_id_index_entries
+  RequestIndexLimits request_ids;               // commit.request_id_index_entries, _retention_*
   std::string leader_id;
   // Told about every batch as it is appended and once it is durable (the subscription hub);
   // optional, must outlive the pipeline.

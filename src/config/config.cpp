@@ -285,6 +285,9 @@ void read_commit(const TomlValue& table, std::string_view source, CommitConfig& 
             std::to_string(out.pipeline_capacity) + " is not a power of two");
   }
   reader.read_integer("request_id_index_entries", 1, 100'000'000, out.request_id_index_entries);
+  reader.read_integer("request_id_retention_hours", 1, 8760, out.request_id_retention_hours);
+  reader.read_integer("request_id_retention_versions", 1, uint64_t{1} << 53,
+                      out.request_id_retention_versions);
   reader.reject_unknown_keys();
 }
 
@@ -450,6 +453,8 @@ std::string describe_config(const Config& config) {
   append_value(out, "commit.conflict_window_seconds", commit.conflict_window_seconds);
   append_value(out, "commit.pipeline_capacity", commit.pipeline_capacity);
   append_value(out, "commit.request_id_index_entries", commit.request_id_index_entries);
+  append_value(out, "commit.request_id_retention_hours", commit.request_id_retention_hours);
+  append_value(out, "commit.request_id_retention_versions", commit.request_id_retention_versions);
   out += " log.backend=";
   append_quoted(out, config.log.backend);
   out += " log.path=";

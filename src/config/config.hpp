@@ -68,6 +68,9 @@ struct CommitConfig {
   // Request ids remembered in memory (for duplicates and /v1/status); older ones are looked
   // up in the log, as far back as retention keeps it.
   size_t request_id_index_entries = 1'000'000;
+  // ... and for at most this long and this many versions (whichever limit comes first).
+  int request_id_retention_hours = 24;
+  uint64_t request_id_retention_versions = 100'000'000;
 
   bool operator==(const CommitConfig&) const = default;
 };
