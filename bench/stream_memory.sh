@@ -83,7 +83,7 @@ start_hold() {  # TAG ARGS...
   bench_pids+=("$hold_pid")
   exec 3>"$bench_tmp/hold-$tag.in"
   for ((attempt = 0; attempt < 600; attempt++)); do  # bounded-poll: 60 s
-    grep -q '^ready' "$hold_out" && break
+    grep -qs "^ready" "$hold_out" && break
     kill -0 "$hold_pid" 2>/dev/null || die "stream_lag ($tag) exited: $(cat "$hold_out")"
     sleep 0.1
   done
