@@ -172,7 +172,8 @@ Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t leve
   sort_level(&levels[out]);
   Status s = install_levels(lock, std::move(levels));
   if (!s.ok()) {
-    for (const LiveTable& t : outputs.value()) t.table->mark_obsolete();
+    // The outputs stay: the failed manifest write may have put a manifest listing them in
+    // place. The next open removes whichever files its manifest does not list.
     return s;
   }
   counters_.compactions.fetch_add(1, std::memory_order_relaxed);

@@ -205,6 +205,9 @@ Status DBImpl::seal_memtable() {
   if (s.ok()) s = old_file->close();
   if (s.ok()) s = start_wal(number);
   if (!s.ok()) {
+    // The writer may point at the file just closed: nothing may use it again.
+    wal_.reset();
+    wal_file_.reset();
     background_error_ = s;
     return s;
   }
@@ -287,7 +290,8 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
     install_read_state();  // a memtable seal may have published the new set meanwhile
-    if (table.value()) table.value()->table->mark_obsolete();
+    // The file stays: a failed manifest write may still have renamed the new manifest,
+    // which lists it, into place. The next open removes it if no manifest does.
     return s;
   }
   immutables_.pop_front();
