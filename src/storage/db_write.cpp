@@ -357,6 +357,11 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   if (begin && end && *begin >= *end) {
     return Status::invalid_argument("compact_range needs begin < end");
   }
+  {
+    // Checked before the flush, which would stall behind a full L0 while paused.
+    std::lock_guard lock(mu_);
+    if (!compaction_allowed()) return Status::busy(path_ + ": compactions are paused");
+  }
   Status s = flush();
   if (!s.ok()) return s;
   ManualCompaction request;
