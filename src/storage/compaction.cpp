@@ -173,6 +173,14 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
   SequenceNumber newer_sequence = 0;  // of the previous (newer) version of user_key
   auto finish_current = [&](const std::optional<std::string>& upper) -> Status {
     add_clipped(current->builder(), kept, lower, upper);
+    if (current->builder().entries() + current->builder().range_tombstones() == 0) {
+      // Only tombstones survived and none reaches into this file's range: an empty table
+      // would have no key range to file it under.
+      current->abandon();
+      current.reset();
+      lower = upper;
+      return {};
+    }
     Result<LiveTable> done = current->finish();
     current.reset();
     if (!done.ok()) return done.status();

@@ -19,6 +19,11 @@
 // Ln+1 files it overlaps into Ln+1. Deletions and range tombstones are dropped only where no
 // deeper level overlaps them.
 //
+// Files: every operation goes through fs_ (Options::file_system). Table descriptors live in
+// the TableCache (Options::max_open_files); a table a compaction replaced is deleted when its
+// last reader drops it (Table::mark_obsolete()). Writers stall only in make_room(), and every
+// stall is counted (Statistics); compaction writes pass through limiter_ when set.
+//
 // Encryption at rest (Options::encryption_key_file): table blocks, WAL records and the
 // manifest body are sealed with AES-256-GCM (cipher.hpp). A WAL record is a kind byte
 // (kWalPlain or kWalSealed) and the batch, or the sealed batch bound to the WAL's number.
