@@ -225,6 +225,17 @@ void FaultFileSystem::fail_after(Op op, uint64_t n, StatusCode code, bool sticky
   injection_ = Injection{op, n, code, sticky};
 }
 
+void FaultFileSystem::hold_creates(std::string suffix) {
+  std::lock_guard lock(mu_);
+  held_suffix_ = std::move(suffix);
+}
+
+void FaultFileSystem::release_creates() {
+  std::lock_guard lock(mu_);
+  held_suffix_.reset();
+  released_.notify_all();
+}
+
 void FaultFileSystem::heal() {
   std::lock_guard lock(mu_);
   injection_.reset();
@@ -242,7 +253,8 @@ uint64_t FaultFileSystem::mutating_ops() const {
 
 Result<std::unique_ptr<WritableFile>> FaultFileSystem::new_writable_file(
     const std::string& path) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  released_.wait(lock, [&] { return !held_suffix_ || !path.ends_with(*held_suffix_); });
   Status s = begin_mutation("create " + path);
   if (!s.ok()) return s;
   auto [dir, name] = split(path);

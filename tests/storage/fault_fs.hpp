@@ -19,11 +19,14 @@
 //   with `code` (io_error or resource_exhausted, the codes the engine maps errno to); a failed
 //   append writes a random part of its bytes first, like a short write. Sticky: every later
 //   one fails too (a full disk). heal() ends the injection.
+// - hold_creates(suffix): creating a file whose name ends with `suffix` blocks until
+//   release_creates() (a flush or compaction stuck on a slow disk, for stall tests).
 // - Thread-safe: one mutex guards everything.
 //
 // Ownership: shared (shared_ptr): open files keep the file system's state alive.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -49,6 +52,9 @@ class FaultFileSystem final : public FileSystem,
   void crash_now(uint64_t seed, bool torn);
   bool crashed() const;
   std::shared_ptr<FaultFileSystem> crash_image() const;
+
+  void hold_creates(std::string suffix);
+  void release_creates();
 
   void fail_after(Op op, uint64_t n, StatusCode code, bool sticky);
   void heal();
@@ -109,6 +115,8 @@ class FaultFileSystem final : public FileSystem,
   std::atomic<bool> dead_{false};
   std::shared_ptr<FaultFileSystem> image_;
   std::optional<Injection> injection_;
+  std::optional<std::string> held_suffix_;
+  std::condition_variable released_;
   uint64_t failures_ = 0;
 
   friend class FaultLock;

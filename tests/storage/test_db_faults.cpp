@@ -12,7 +12,9 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
 #include <random>
+#include <thread>
 
 #include "db_test_util.hpp"
 #include "fault_fs.hpp"
@@ -219,6 +221,37 @@ TEST_CASE("faults: injected write and sync errors are typed and leave the databa
     check_prefix(fs, ops, out.acked, out.attempted);
   }
   CHECK(failed_runs > kSeeds / 2);
+}
+
+TEST_CASE("faults: writers stall while every memtable waits for a flush stuck on the disk") {
+  auto fs = std::make_shared<FaultFileSystem>();
+  REQUIRE(fs->create_dir_if_missing(kPath).ok());
+  Options options = fault_options(fs);
+  options.max_immutable_memtables = 1;
+  auto db = test::open_db(kPath, options);
+  fs->hold_creates(".sst");  // the next flush blocks creating its table
+  auto writer = std::async(std::launch::async, [&] {
+    std::mt19937_64 rng(3);
+    for (uint64_t i = 0; i < 300; ++i) {  // ~300 KiB: more than two memtables
+      Status s = db->put({}, key_of(i), test::random_bytes(rng, 1000));
+      if (!s.ok()) return s;
+    }
+    return Status();
+  });
+  for (int i = 0; i < 100000000 && db->statistics().stalls == 0; ++i) {  // bounded-poll
+    std::this_thread::yield();
+  }
+  Statistics stalled = db->statistics();
+  CHECK(stalled.stalls >= 1);
+  CHECK(stalled.immutable_memtables == 1);
+  CHECK(stalled.flushes == 0);
+  fs->release_creates();
+  REQUIRE(writer.get().ok());
+  REQUIRE(db->flush().ok());
+  Statistics st = db->statistics();
+  CHECK(st.flushes >= 2);
+  CHECK(st.stall_micros > 0);
+  CHECK(test::scan(*db).size() == 300);
 }
 
 }  // namespace
