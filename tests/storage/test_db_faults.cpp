@@ -18,6 +18,8 @@
 
 #include "db_test_util.hpp"
 #include "fault_fs.hpp"
+#include "storage/internal_key.hpp"
+#include "storage/manifest.hpp"
 
 namespace weaseldb::storage {
 namespace {
@@ -221,6 +223,41 @@ TEST_CASE("faults: injected write and sync errors are typed and leave the databa
     check_prefix(fs, ops, out.acked, out.attempted);
   }
   CHECK(failed_runs > kSeeds / 2);
+}
+
+TEST_CASE("faults: a damaged byte anywhere in the manifest is reported as corruption") {
+  ManifestState state;
+  state.next_file_number = 42;
+  state.last_sequence = 1234;
+  state.log_number = 40;
+  state.compaction_floor = 7;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    TableMeta t;
+    t.level = static_cast<uint32_t>(n - 1);
+    t.number = n * 10;
+    t.bytes = n * 4096;
+    append_internal_key(&t.smallest, test::numbered("a", n), n, ValueType::kValue);
+    append_internal_key(&t.largest, test::numbered("z", n), n, ValueType::kDeletion);
+    state.tables.push_back(std::move(t));
+  }
+  auto encoded = encode_manifest(state, nullptr);
+  REQUIRE(encoded.ok());
+  const std::string& bytes = encoded.value();
+  REQUIRE(decode_manifest(bytes, nullptr).ok());
+  for (size_t offset = 0; offset < bytes.size(); ++offset) {
+    for (uint8_t bit : {0x01, 0x80}) {
+      std::string damaged = bytes;
+      damaged[offset] = static_cast<char>(damaged[offset] ^ bit);
+      INFO("byte " << offset << " bit " << int(bit));
+      auto decoded = decode_manifest(damaged, nullptr);
+      REQUIRE(!decoded.ok());
+      CHECK(decoded.status().code() == StatusCode::kCorruption);
+    }
+  }
+  for (size_t size = 0; size < bytes.size(); ++size) {  // torn at any length
+    CHECK(decode_manifest(std::string_view(bytes).substr(0, size), nullptr).status().code() ==
+          StatusCode::kCorruption);
+  }
 }
 
 TEST_CASE("faults: writers stall while every memtable waits for a flush stuck on the disk") {
