@@ -34,6 +34,7 @@
 
 #include "weaseldb/iterator.hpp"
 #include "weaseldb/options.hpp"
+#include "weaseldb/statistics.hpp"
 #include "weaseldb/status.hpp"
 #include "weaseldb/write_batch.hpp"
 
@@ -56,26 +57,6 @@ class Snapshot {
 
  private:
   SequenceNumber sequence_;
-};
-
-// Counters since open (SPEC section 7 exports them as weaseldb_storage_*), plus gauges.
-struct Statistics {
-  uint64_t flushes = 0;
-  uint64_t compactions = 0;
-  uint64_t wal_bytes_written = 0;
-  uint64_t wal_syncs = 0;
-  uint64_t table_bytes_written = 0;  // by flushes and compactions
-  uint64_t table_bytes_read = 0;
-  uint64_t block_cache_hits = 0;
-  uint64_t block_cache_misses = 0;
-  uint64_t stall_micros = 0;  // writers waiting for flushes or compactions
-  // Gauges.
-  uint64_t memtable_bytes = 0;
-  uint64_t immutable_memtables = 0;
-  uint64_t l0_files = 0;
-  uint64_t table_files = 0;
-  std::vector<uint64_t> level_files;  // per level, L0 first
-  std::vector<uint64_t> level_bytes;
 };
 
 class DB {
@@ -115,6 +96,12 @@ class DB {
   // Compacts the keys in [begin, end) (all keys when unset) down to the bottom level.
   virtual Status compact_range(std::optional<std::string_view> begin,
                                std::optional<std::string_view> end) = 0;
+  // Stops starting compactions (one running finishes) until resume_compactions(); flushes
+  // go on. Writers stall when L0 reaches Options::l0_stop_writes_trigger meanwhile, and
+  // compact_range()/wait_for_background_work() return busy. close() ends the pause. For
+  // operators (a maintenance window) and for tests that need a stall.
+  virtual Status pause_compactions() = 0;
+  virtual Status resume_compactions() = 0;
 
   virtual Statistics statistics() const = 0;
 

@@ -41,6 +41,7 @@ enum class Durability : uint8_t {
 };
 
 class Snapshot;
+class FileSystem;  // src/storage/file.hpp
 
 struct Options {
   bool create_if_missing = true;
@@ -71,12 +72,30 @@ struct Options {
 
   // Leveled compaction with a tiered L0.
   uint32_t l0_compaction_trigger = 4;      // L0 files that start a compaction into L1
-  uint32_t l0_stop_writes_trigger = 12;    // L0 files at which writers stall
+  // L0 files from which each write is delayed once, by up to 1 ms (less when a compaction
+  // finishes first), so that compaction catches up before writers must stop. Counted in
+  // Statistics::slowdowns and stall_micros. At or above l0_stop_writes_trigger: no slowdown;
+  // below l0_compaction_trigger it acts as l0_compaction_trigger.
+  uint32_t l0_slowdown_writes_trigger = 8;
+  // L0 files at which writers stop until a compaction shrinks L0 (Statistics::stalls).
+  uint32_t l0_stop_writes_trigger = 12;
   uint64_t target_file_bytes = uint64_t{64} << 20;
   uint64_t level1_bytes = uint64_t{256} << 20;
   uint32_t level_size_multiplier = 10;
   uint32_t max_levels = 7;
-  uint32_t max_open_files = 1000;  // not enforced yet: every live table stays open
+  // Table files kept open by the table cache, in [4, 1048576]. Past it the least recently
+  // used handle is closed (and reopened on demand); a handle an iterator or a read is using
+  // stays open until it is done, so the count may pass the limit briefly. The WAL, the LOCK
+  // file and files being written take descriptors beyond this.
+  uint32_t max_open_files = 1000;
+  // Bytes per second that compactions may write (a token bucket with 100 ms of burst);
+  // 0: unlimited. Flushes are not limited: writers wait for them. close() lifts the limit so
+  // that a compaction in progress finishes at full speed.
+  uint64_t compaction_rate_limit_bytes_per_sec = 0;
+
+  // Where the database's files live; null: the operating system's (posix_file_system()).
+  // Tests swap in a layer that injects errors or simulates crashes.
+  std::shared_ptr<FileSystem> file_system;
 
   // Pins history from this sequence at open, as DB::set_history_floor() would, but before any
   // compaction can run (the floor is not persisted: a reader that needs old versions passes

@@ -5,5 +5,6 @@
 #include "weaseldb/db.hpp"          // IWYU pragma: export
 #include "weaseldb/iterator.hpp"    // IWYU pragma: export
 #include "weaseldb/options.hpp"     // IWYU pragma: export
+#include "weaseldb/statistics.hpp"  // IWYU pragma: export
 #include "weaseldb/status.hpp"      // IWYU pragma: export
 #include "weaseldb/write_batch.hpp" // IWYU pragma: export

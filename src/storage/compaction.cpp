@@ -4,6 +4,7 @@
 
 #include "storage/merging_iterator.hpp"
 #include "storage/range_tombstones.hpp"
+#include "storage/rate_limiter.hpp"
 
 namespace weaseldb::storage {
 
@@ -17,9 +18,12 @@ class OutputFile {
   Status open() {
     number_ = sink_.new_file_number();
     path_ = table_path(sink_.dir, number_);
-    auto file = open_writable_file(path_);
+    auto file = fs().new_writable_file(path_);
     if (!file.ok()) return file.status();
     file_ = std::move(file).value();
+    if (sink_.limiter != nullptr) {
+      file_ = std::make_unique<RateLimitedFile>(std::move(file_), sink_.limiter);
+    }
     builder_ = std::make_unique<TableBuilder>(sink_.options, file_.get(), number_);
     return {};
   }
@@ -32,13 +36,10 @@ class OutputFile {
     Status closed = file_->close();
     if (s.ok()) s = closed;
     if (!s.ok()) {
-      (void)remove_file(path_);
+      (void)fs().remove_file(path_);
       return s;
     }
-    auto reader = open_random_access_file(path_);
-    if (!reader.ok()) return reader.status();
-    auto table =
-        Table::open(std::move(reader).value(), table_name(number_), sink_.context, number_);
+    auto table = Table::open_file(sink_.context, path_, table_name(number_), number_);
     if (!table.ok()) return table.status();
     LiveTable live;
     live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),
@@ -50,10 +51,12 @@ class OutputFile {
   void abandon() {
     if (builder_) builder_->abandon();
     if (file_) (void)file_->close();
-    (void)remove_file(path_);
+    (void)fs().remove_file(path_);
   }
 
  private:
+  FileSystem& fs() const { return sink_.context.files->fs(); }
+
   const TableSink& sink_;
   uint64_t number_ = 0;
   std::string path_;
@@ -158,7 +161,7 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
 
   std::vector<std::unique_ptr<InternalIterator>> children;
   // Compaction reads every block once: no point filling the cache with them.
-  BlockReadOptions read{true, false};
+  BlockReadOptions read{true, false, true};
   for (const auto& table : inputs) children.push_back(table->new_iterator(read));
   auto merged = new_merging_iterator(std::move(children));
 
@@ -170,6 +173,14 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
   SequenceNumber newer_sequence = 0;  // of the previous (newer) version of user_key
   auto finish_current = [&](const std::optional<std::string>& upper) -> Status {
     add_clipped(current->builder(), kept, lower, upper);
+    if (current->builder().entries() + current->builder().range_tombstones() == 0) {
+      // Only tombstones survived and none reaches into this file's range: an empty table
+      // would have no key range to file it under.
+      current->abandon();
+      current.reset();
+      lower = upper;
+      return {};
+    }
     Result<LiveTable> done = current->finish();
     current.reset();
     if (!done.ok()) return done.status();
@@ -180,7 +191,7 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
   };
   auto fail = [&](Status status) {
     if (current) current->abandon();
-    for (const LiveTable& t : outputs) (void)remove_file(table_path(sink.dir, t.meta.number));
+    for (const LiveTable& t : outputs) t.table->mark_obsolete();
     return status;
   };
 

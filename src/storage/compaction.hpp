@@ -36,11 +36,16 @@ struct LiveTable {
   std::shared_ptr<const Table> table;
 };
 
+class RateLimiter;
+
+// Where new tables go. Files are created through context.files' file system; their writes
+// pass through `limiter` when set (compactions, Options::compaction_rate_limit_bytes_per_sec).
 struct TableSink {
   std::string dir;
   TableOptions options;
   TableContext context;
   std::function<uint64_t()> new_file_number;  // called with no lock held by the caller
+  RateLimiter* limiter = nullptr;
 };
 
 // Writes every entry and tombstone of `mem` to one L0 table; nullopt when it holds nothing.

@@ -140,14 +140,21 @@ Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t leve
   std::vector<std::shared_ptr<const Table>> tables;
   for (const LiveTable& t : inputs) tables.push_back(t.table);
   for (const LiveTable& t : next_inputs) tables.push_back(t.table);
+  uint64_t input_bytes = 0;
+  for (const LiveTable& t : inputs) input_bytes += t.meta.bytes;
+  for (const LiveTable& t : next_inputs) input_bytes += t.meta.bytes;
   lock.unlock();
   CompactionStats stats;
+  TableSink sink = table_sink();
+  sink.limiter = limiter_.get();
   Result<std::vector<LiveTable>> outputs =
-      compact_tables(table_sink(), tables, smallest_snapshot, options_.target_file_bytes,
+      compact_tables(sink, tables, smallest_snapshot, options_.target_file_bytes,
                      below.empty() ? DeeperOverlap() : deeper, &stats);
   lock.lock();
   if (!outputs.ok()) return outputs.status();
-  counters_.table_bytes_written.fetch_add(stats.bytes_written, std::memory_order_relaxed);
+  counters_.compaction_bytes_written.fetch_add(stats.bytes_written, std::memory_order_relaxed);
+  counters_.compaction_input_bytes.fetch_add(input_bytes, std::memory_order_relaxed);
+  counters_.compaction_entries_dropped.fetch_add(stats.dropped_entries, std::memory_order_relaxed);
 
   std::vector<std::vector<LiveTable>> levels = levels_;
   auto is_input = [&](const LiveTable& t) {
@@ -165,13 +172,14 @@ Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t leve
   sort_level(&levels[out]);
   Status s = install_levels(lock, std::move(levels));
   if (!s.ok()) {
-    for (const LiveTable& t : outputs.value()) (void)remove_file(table_path(path_, t.meta.number));
+    // The outputs stay: the failed manifest write may have put a manifest listing them in
+    // place. The next open removes whichever files its manifest does not list.
     return s;
   }
   counters_.compactions.fetch_add(1, std::memory_order_relaxed);
-  // Open iterators keep reading the inputs through their open descriptors.
-  for (const LiveTable& t : inputs) (void)remove_file(table_path(path_, t.meta.number));
-  for (const LiveTable& t : next_inputs) (void)remove_file(table_path(path_, t.meta.number));
+  // Deleted when the last reader lets go (Table::mark_obsolete()).
+  for (const LiveTable& t : inputs) t.table->mark_obsolete();
+  for (const LiveTable& t : next_inputs) t.table->mark_obsolete();
   return {};
 }
 
@@ -181,7 +189,7 @@ Status DBImpl::install_levels(std::unique_lock<std::mutex>& lock,
   std::swap(levels, levels_);
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state, cipher_.get());
+  Status s = write_manifest(*fs_, path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
     levels_ = std::move(levels);

@@ -31,6 +31,12 @@ Status validate_options(const Options& o) {
     // Writers would wait for a compaction that never starts.
     return bad("l0_stop_writes_trigger", "must be above l0_compaction_trigger");
   }
+  if (o.max_open_files < 4 || o.max_open_files > (uint32_t{1} << 20)) {
+    return bad("max_open_files", "outside [4, 1048576]");
+  }
+  if (o.compaction_rate_limit_bytes_per_sec > (uint64_t{1} << 50)) {
+    return bad("compaction_rate_limit_bytes_per_sec", "above 2^50 (use 0 for unlimited)");
+  }
   if (o.target_file_bytes < (uint64_t{4} << 10)) return bad("target_file_bytes", "below 4 KiB");
   if (o.max_levels < 2 || o.max_levels > 20) return bad("max_levels", "outside [2, 20]");
   if (o.level_size_multiplier < 2) return bad("level_size_multiplier", "must be >= 2");
@@ -51,12 +57,14 @@ Result<std::unique_ptr<DB>> DB::open(const Options& options, const std::string& 
 
 namespace {
 
-TableContext make_table_context(const Options& options) {
+TableContext make_table_context(const Options& options, std::shared_ptr<FileSystem> fs) {
   TableContext context;
   if (options.block_cache_bytes > 0) {
     context.cache = std::make_shared<BlockCache>(options.block_cache_bytes);
   }
   context.bytes_read = std::make_shared<std::atomic<uint64_t>>(0);
+  context.compaction_bytes_read = std::make_shared<std::atomic<uint64_t>>(0);
+  context.files = std::make_shared<TableCache>(std::move(fs), options.max_open_files);
   return context;
 }
 
@@ -65,22 +73,27 @@ TableContext make_table_context(const Options& options) {
 DBImpl::DBImpl(const Options& options, std::string path)
     : options_(options),
       path_(std::move(path)),
+      fs_(options.file_system != nullptr ? options.file_system : posix_file_system()),
       table_options_(TableOptions::from(options)),
-      table_context_(make_table_context(options)),
+      table_context_(make_table_context(options, fs_)),
       levels_(options.max_levels),
-      compact_pointer_(options.max_levels) {}
+      compact_pointer_(options.max_levels) {
+  if (options.compaction_rate_limit_bytes_per_sec > 0) {
+    limiter_ = std::make_unique<RateLimiter>(options.compaction_rate_limit_bytes_per_sec);
+  }
+}
 
 DBImpl::~DBImpl() { (void)close_impl(true); }
 
 Status DBImpl::open() {
-  Result<bool> exists = file_exists(path_);
+  Result<bool> exists = fs_->file_exists(path_);
   if (!exists.ok()) return exists.status();
   if (!exists.value() && !options_.create_if_missing) {
     return Status::not_found(path_ + ": no database (create_if_missing is false)");
   }
-  Status s = create_dir_if_missing(path_);
+  Status s = fs_->create_dir_if_missing(path_);
   if (!s.ok()) return s;
-  Result<std::unique_ptr<FileLock>> lock = FileLock::acquire(path_ + "/LOCK");
+  Result<std::unique_ptr<FileLock>> lock = fs_->lock_file(path_ + "/LOCK");
   if (!lock.ok()) return lock.status();
   lock_ = std::move(lock).value();
   if (!options_.encryption_key_file.empty()) {
@@ -125,7 +138,7 @@ Status DBImpl::open() {
   log_number_ = wal_number_;
   flushed_sequence_ = max_sequence;
   state = manifest_state();
-  s = write_manifest(path_, state, cipher_.get());
+  s = write_manifest(*fs_, path_, state, cipher_.get());
   if (!s.ok()) return s;
   last_sequence_.store(max_sequence, std::memory_order_release);
   remove_obsolete_files(state);
@@ -137,14 +150,14 @@ Status DBImpl::open() {
 }
 
 Status DBImpl::recover(ManifestState* state, std::vector<uint64_t>* wal_numbers) {
-  Result<ManifestState> manifest = read_manifest(path_, cipher_.get());
+  Result<ManifestState> manifest = read_manifest(*fs_, path_, cipher_.get());
   if (manifest.ok()) {
     if (options_.error_if_exists) return Status::invalid_argument(path_ + ": database exists");
     *state = std::move(manifest).value();
   } else if (manifest.status().code() != StatusCode::kNotFound) {
     return manifest.status();
   }
-  Result<std::vector<std::string>> names = list_dir(path_);
+  Result<std::vector<std::string>> names = fs_->list_dir(path_);
   if (!names.ok()) return names.status();
   uint64_t max_number = 0;
   for (const std::string& name : names.value()) {
@@ -162,14 +175,13 @@ Status DBImpl::recover(ManifestState* state, std::vector<uint64_t>* wal_numbers)
 
 Status DBImpl::open_tables(const ManifestState& state) {
   for (const TableMeta& meta : state.tables) {
-    auto file = open_random_access_file(table_path(path_, meta.number));
-    if (!file.ok()) {
+    Result<bool> exists = fs_->file_exists(table_path(path_, meta.number));
+    if (exists.ok() && !exists.value()) {
       return Status::corruption(path_ + ": table " + table_name(meta.number) +
-                                " listed in the manifest cannot be opened: " +
-                                file.status().message());
+                                " listed in the manifest is missing");
     }
-    auto table = Table::open(std::move(file).value(), table_name(meta.number), table_context_,
-                             meta.number);
+    auto table = Table::open_file(table_context_, table_path(path_, meta.number),
+                                  table_name(meta.number), meta.number);
     if (!table.ok()) return table.status();
     if (meta.level >= levels_.size()) {
       return Status::invalid_argument(path_ + ": MANIFEST: a table in level " +
@@ -196,7 +208,7 @@ Status DBImpl::open_tables(const ManifestState& state) {
 Status DBImpl::replay_wal(uint64_t number, bool last, MemTable* mem,
                           SequenceNumber* max_sequence) {
   std::string path = wal_path(path_, number);
-  auto file = open_sequential_file(path);
+  auto file = fs_->new_sequential_file(path);
   if (!file.ok()) return file.status();
   WalReader reader(file.value().get(), path);
   std::string_view record;
@@ -261,16 +273,16 @@ Status DBImpl::decode_wal_record(std::string_view record, uint64_t wal_number,
 }
 
 Status DBImpl::start_wal(uint64_t number) {
-  auto file = open_writable_file(wal_path(path_, number));
+  auto file = fs_->new_writable_file(wal_path(path_, number));
   if (!file.ok()) return file.status();
   wal_file_ = std::move(file).value();
   wal_ = std::make_unique<WalWriter>(wal_file_.get());
   // The new file's directory entry must survive a crash before anything relies on it.
-  return sync_dir(path_);
+  return fs_->sync_dir(path_);
 }
 
 void DBImpl::remove_obsolete_files(const ManifestState& state) {
-  Result<std::vector<std::string>> names = list_dir(path_);
+  Result<std::vector<std::string>> names = fs_->list_dir(path_);
   if (!names.ok()) return;  // left for the next open: harmless
   for (const std::string& name : names.value()) {
     uint64_t number = 0;
@@ -285,7 +297,7 @@ void DBImpl::remove_obsolete_files(const ManifestState& state) {
     } else {
       continue;
     }
-    if (!live) (void)remove_file(path_ + "/" + name);
+    if (!live) (void)fs_->remove_file(path_ + "/" + name);
   }
 }
 
@@ -311,6 +323,10 @@ Status DBImpl::close_impl(bool force) {
                         " live iterator(s)");
   }
   closing_ = true;  // new writes are refused from here on
+  // Nothing may keep close() waiting: paused compactions run again (stalled writers need
+  // them) and compactions stop pacing their writes.
+  if (limiter_ != nullptr) limiter_->close();
+  background_cv_.notify_all();
   // Let queued writers finish, then the background thread drain the immutable memtables.
   progress_cv_.wait(lock, [&] { return writers_.empty(); });
   progress_cv_.wait(lock, [&] { return immutables_.empty() || !background_error_.ok(); });
@@ -331,17 +347,30 @@ Status DBImpl::close_impl(bool force) {
 
 Statistics DBImpl::statistics() const {
   Statistics st;
-  st.flushes = counters_.flushes.load(std::memory_order_relaxed);
-  st.compactions = counters_.compactions.load(std::memory_order_relaxed);
-  st.wal_bytes_written = counters_.wal_bytes_written.load(std::memory_order_relaxed);
-  st.wal_syncs = counters_.wal_syncs.load(std::memory_order_relaxed);
-  st.table_bytes_written = counters_.table_bytes_written.load(std::memory_order_relaxed);
-  st.stall_micros = counters_.stall_micros.load(std::memory_order_relaxed);
-  st.table_bytes_read = table_context_.bytes_read->load(std::memory_order_relaxed);
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  st.flushes = get(counters_.flushes);
+  st.compactions = get(counters_.compactions);
+  st.wal_bytes_written = get(counters_.wal_bytes_written);
+  st.wal_syncs = get(counters_.wal_syncs);
+  st.flush_bytes_written = get(counters_.flush_bytes_written);
+  st.compaction_bytes_written = get(counters_.compaction_bytes_written);
+  st.table_bytes_written = st.flush_bytes_written + st.compaction_bytes_written;
+  st.compaction_input_bytes = get(counters_.compaction_input_bytes);
+  st.compaction_bytes_read = get(*table_context_.compaction_bytes_read);
+  st.compaction_entries_dropped = get(counters_.compaction_entries_dropped);
+  st.table_bytes_read = get(*table_context_.bytes_read);
   if (table_context_.cache) {
     st.block_cache_hits = table_context_.cache->hits();
     st.block_cache_misses = table_context_.cache->misses();
+    st.block_cache_usage_bytes = table_context_.cache->usage_bytes();
   }
+  st.table_cache_hits = table_context_.files->hits();
+  st.table_cache_misses = table_context_.files->misses();
+  st.open_table_files = table_context_.files->open_files();
+  st.stall_micros = get(counters_.stall_micros);
+  st.stalls = get(counters_.stalls);
+  st.slowdowns = get(counters_.slowdowns);
+  if (limiter_ != nullptr) st.compaction_rate_limit_wait_micros = limiter_->waited_micros();
   std::lock_guard lock(mu_);
   st.memtable_bytes = mem_ ? mem_->memory_bytes() : 0;
   st.immutable_memtables = immutables_.size();

@@ -19,11 +19,17 @@
 // Ln+1 files it overlaps into Ln+1. Deletions and range tombstones are dropped only where no
 // deeper level overlaps them.
 //
+// Files: every operation goes through fs_ (Options::file_system). Table descriptors live in
+// the TableCache (Options::max_open_files); a table a compaction replaced is deleted when its
+// last reader drops it (Table::mark_obsolete()). Writers stall only in make_room(), and every
+// stall is counted (Statistics); compaction writes pass through limiter_ when set.
+//
 // Encryption at rest (Options::encryption_key_file): table blocks, WAL records and the
 // manifest body are sealed with AES-256-GCM (cipher.hpp). A WAL record is a kind byte
 // (kWalPlain or kWalSealed) and the batch, or the sealed batch bound to the WAL's number.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -40,6 +46,7 @@
 #include "storage/file.hpp"
 #include "storage/manifest.hpp"
 #include "storage/memtable.hpp"
+#include "storage/rate_limiter.hpp"
 #include "storage/table.hpp"
 #include "storage/table_builder.hpp"
 #include "storage/wal_writer.hpp"
@@ -70,6 +77,8 @@ class DBImpl final : public DB {
   Status wait_for_background_work() override;
   Status compact_range(std::optional<std::string_view> begin,
                        std::optional<std::string_view> end) override;
+  Status pause_compactions() override;
+  Status resume_compactions() override;
   Statistics statistics() const override;
   Status close() override;
 
@@ -92,13 +101,19 @@ class DBImpl final : public DB {
     std::multiset<SequenceNumber> live;
   };
   class SnapshotImpl;
+  // Relaxed atomics: bumped where the work happens, read by statistics() without a lock.
   struct Counters {
     std::atomic<uint64_t> flushes{0};
     std::atomic<uint64_t> compactions{0};
     std::atomic<uint64_t> wal_bytes_written{0};
     std::atomic<uint64_t> wal_syncs{0};
-    std::atomic<uint64_t> table_bytes_written{0};
+    std::atomic<uint64_t> flush_bytes_written{0};
+    std::atomic<uint64_t> compaction_bytes_written{0};
+    std::atomic<uint64_t> compaction_input_bytes{0};
+    std::atomic<uint64_t> compaction_entries_dropped{0};
     std::atomic<uint64_t> stall_micros{0};
+    std::atomic<uint64_t> stalls{0};
+    std::atomic<uint64_t> slowdowns{0};
   };
 
   // close() with `force`: also with live iterators (the destructor must stop the thread).
@@ -124,6 +139,9 @@ class DBImpl final : public DB {
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
+  bool compaction_allowed() const { return !compactions_paused_ || closing_; }
+  // Waits on progress_cv_ (once, or up to `timeout` when set) and counts the wait as a stall.
+  void stall(std::unique_lock<std::mutex>& lock, std::optional<std::chrono::microseconds> timeout);
   Status flush_oldest(std::unique_lock<std::mutex>& lock);
   bool compaction_wanted() const;
   // db_compaction.cpp: picks and runs one compaction (a manual request's next step, L0 into
@@ -150,11 +168,13 @@ class DBImpl final : public DB {
 
   const Options options_;
   const std::string path_;
+  const std::shared_ptr<FileSystem> fs_;  // every file operation goes through it
   // Set up by the constructor and open() (the key), fixed afterwards.
   TableOptions table_options_;
   TableContext table_context_;
   std::shared_ptr<const Cipher> cipher_;  // null: no encryption at rest
   std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<RateLimiter> limiter_;  // null: compactions are not paced
 
   mutable std::mutex mu_;
   std::condition_variable background_cv_;  // work for the background thread
@@ -162,6 +182,7 @@ class DBImpl final : public DB {
   std::deque<Writer*> writers_;
   bool closing_ = false;
   bool closed_ = false;
+  bool compactions_paused_ = false;
   Status background_error_;  // sticky: a failed WAL write or flush stops all writes
 
   std::shared_ptr<MemTable> mem_;

@@ -1,5 +1,6 @@
 // DBImpl: the write path (group commit), memtable sealing and background flushes.
 
+#include <algorithm>
 #include <chrono>
 
 #include "storage/db_impl.hpp"
@@ -149,25 +150,50 @@ Status DBImpl::log_and_apply(bool sync) {
 }
 
 // Called by a leader with mu_ held: seals a full memtable (or any non-empty one when forced),
-// waiting while too many sealed memtables await their flush.
+// waiting while too many sealed memtables await their flush or L0 is at its stop trigger, and
+// once, briefly, when L0 is past its slowdown trigger.
 Status DBImpl::make_room(std::unique_lock<std::mutex>& lock, bool force) {
+  bool delayed = false;
   while (true) {
     if (!background_error_.ok()) return background_error_;
     bool empty = mem_->entry_count() + mem_->range_tombstone_count() == 0;
-    bool l0_full = levels_[0].size() >= options_.l0_stop_writes_trigger;
+    size_t l0 = levels_[0].size();
+    bool l0_full = l0 >= options_.l0_stop_writes_trigger;
+    // Below the compaction trigger no compaction would end a slowdown: it starts there at the
+    // earliest.
+    bool l0_slow = l0 >= std::max(options_.l0_slowdown_writes_trigger,
+                                  options_.l0_compaction_trigger);
+    if (!l0_full && !delayed && !force && l0_slow) {
+      // Spreads the wait over many writes instead of one long stop later; a finished
+      // compaction ends it early.
+      delayed = true;
+      counters_.slowdowns.fetch_add(1, std::memory_order_relaxed);
+      stall(lock, std::chrono::microseconds(1000));
+      continue;
+    }
     if (!l0_full) {
       if (force ? empty : mem_->memory_bytes() < options_.memtable_bytes) return {};
       if (immutables_.size() < options_.max_immutable_memtables) return seal_memtable();
     }
-    // Stalled: too many sealed memtables, or L0 too deep for reads to stay fast.
-    background_cv_.notify_one();
-    auto start = std::chrono::steady_clock::now();
-    progress_cv_.wait(lock);
-    auto waited = std::chrono::steady_clock::now() - start;
-    counters_.stall_micros.fetch_add(
-        std::chrono::duration_cast<std::chrono::microseconds>(waited).count(),
-        std::memory_order_relaxed);
+    // Stopped: too many sealed memtables, or L0 too deep for reads to stay fast.
+    counters_.stalls.fetch_add(1, std::memory_order_relaxed);
+    stall(lock, std::nullopt);
   }
+}
+
+void DBImpl::stall(std::unique_lock<std::mutex>& lock,
+                   std::optional<std::chrono::microseconds> timeout) {
+  background_cv_.notify_one();
+  auto start = std::chrono::steady_clock::now();
+  if (timeout) {
+    progress_cv_.wait_for(lock, *timeout);
+  } else {
+    progress_cv_.wait(lock);
+  }
+  auto waited = std::chrono::steady_clock::now() - start;
+  counters_.stall_micros.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(waited).count(),
+      std::memory_order_relaxed);
 }
 
 Status DBImpl::seal_memtable() {
@@ -179,6 +205,9 @@ Status DBImpl::seal_memtable() {
   if (s.ok()) s = old_file->close();
   if (s.ok()) s = start_wal(number);
   if (!s.ok()) {
+    // The writer may point at the file just closed: nothing may use it again.
+    wal_.reset();
+    wal_file_.reset();
     background_error_ = s;
     return s;
   }
@@ -223,8 +252,8 @@ void DBImpl::background_loop() {
   std::unique_lock lock(mu_);
   while (true) {
     background_cv_.wait(lock, [&] {
-      return closed_ ||
-             (background_error_.ok() && (!immutables_.empty() || compaction_wanted()));
+      return closed_ || (background_error_.ok() && (!immutables_.empty() ||
+                                                    (compaction_allowed() && compaction_wanted())));
     });
     if (closed_) return;
     // Flushes first: they free writers; compaction runs between them.
@@ -246,7 +275,7 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   std::vector<LiveTable> previous = levels_[0];
   if (table.value()) {
     levels_[0].insert(levels_[0].begin(), *table.value());
-    counters_.table_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
+    counters_.flush_bytes_written.fetch_add(table.value()->meta.bytes, std::memory_order_relaxed);
   }
   uint64_t previous_log = log_number_;
   SequenceNumber previous_flushed = flushed_sequence_;
@@ -254,21 +283,22 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   flushed_sequence_ = oldest.last_sequence;
   ManifestState state = manifest_state();
   lock.unlock();
-  Status s = write_manifest(path_, state, cipher_.get());
+  Status s = write_manifest(*fs_, path_, state, cipher_.get());
   lock.lock();
   if (!s.ok()) {
     levels_[0] = std::move(previous);
     log_number_ = previous_log;
     flushed_sequence_ = previous_flushed;
     install_read_state();  // a memtable seal may have published the new set meanwhile
-    if (table.value()) (void)remove_file(table_path(path_, table.value()->meta.number));
+    // The file stays: a failed manifest write may still have renamed the new manifest,
+    // which lists it, into place. The next open removes it if no manifest does.
     return s;
   }
   immutables_.pop_front();
   ++flushed_count_;
   install_read_state();
   counters_.flushes.fetch_add(1, std::memory_order_relaxed);
-  (void)remove_file(wal_path(path_, oldest.wal_number));
+  (void)fs_->remove_file(wal_path(path_, oldest.wal_number));
   return {};
 }
 
@@ -296,10 +326,30 @@ Status DBImpl::wait_for_background_work() {
   std::unique_lock lock(mu_);
   background_cv_.notify_one();
   progress_cv_.wait(lock, [&] {
-    return closed_ || !background_error_.ok() || (immutables_.empty() && !compaction_wanted());
+    return closed_ || !background_error_.ok() ||
+           (immutables_.empty() && (!compaction_allowed() || !compaction_wanted()));
   });
   if (closed_) return Status::invalid_argument(path_ + ": the database is closed");
+  if (background_error_.ok() && compaction_wanted()) {
+    return Status::busy(path_ + ": compactions are paused");
+  }
   return background_error_;
+}
+
+Status DBImpl::pause_compactions() {
+  std::lock_guard lock(mu_);
+  if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
+  // A compaction already running finishes; no new one starts.
+  compactions_paused_ = true;
+  return {};
+}
+
+Status DBImpl::resume_compactions() {
+  std::lock_guard lock(mu_);
+  if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
+  compactions_paused_ = false;
+  background_cv_.notify_one();
+  return {};
 }
 
 Status DBImpl::compact_range(std::optional<std::string_view> begin,
@@ -307,12 +357,18 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   if (begin && end && *begin >= *end) {
     return Status::invalid_argument("compact_range needs begin < end");
   }
+  {
+    // Checked before the flush, which would stall behind a full L0 while paused.
+    std::lock_guard lock(mu_);
+    if (!compaction_allowed()) return Status::busy(path_ + ": compactions are paused");
+  }
   Status s = flush();
   if (!s.ok()) return s;
   ManualCompaction request;
   if (begin) request.begin = std::string(*begin);
   if (end) request.end = std::string(*end);
   std::unique_lock lock(mu_);
+  if (!compaction_allowed()) return Status::busy(path_ + ": compactions are paused");
   // One manual request at a time; the background thread clears manual_ when done.
   progress_cv_.wait(lock, [&] { return manual_ == nullptr || !background_error_.ok(); });
   if (!background_error_.ok()) return background_error_;

@@ -241,6 +241,50 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
   return names;
 }
 
+namespace {
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) override {
+    return open_writable_file(path);
+  }
+  Result<std::unique_ptr<SequentialFile>> new_sequential_file(const std::string& path) override {
+    return open_sequential_file(path);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
+      const std::string& path) override {
+    return open_random_access_file(path);
+  }
+  Status create_dir_if_missing(const std::string& path) override {
+    return storage::create_dir_if_missing(path);
+  }
+  Status sync_dir(const std::string& path) override { return storage::sync_dir(path); }
+  Status rename_file(const std::string& from, const std::string& to) override {
+    return storage::rename_file(from, to);
+  }
+  Status remove_file(const std::string& path) override { return storage::remove_file(path); }
+  Result<bool> file_exists(const std::string& path) override {
+    return storage::file_exists(path);
+  }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    return storage::list_dir(path);
+  }
+  Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) override {
+    return FileLock::acquire(path);
+  }
+};
+
+}  // namespace
+
 Result<std::unique_ptr<FileLock>> FileLock::acquire(const std::string& path) {
   int fd = open_retrying(path.c_str(), O_RDWR | O_CREAT);
   if (fd < 0) return errno_status(errno, "open", path);
@@ -250,9 +294,12 @@ Result<std::unique_ptr<FileLock>> FileLock::acquire(const std::string& path) {
     if (error == EWOULDBLOCK) return Status::busy(path + " is locked by another process");
     return errno_status(error, "flock", path);
   }
-  return std::unique_ptr<FileLock>(new FileLock(fd));
+  return std::unique_ptr<FileLock>(new PosixFileLock(fd));
 }
 
-FileLock::~FileLock() { ::close(fd_); }
+std::shared_ptr<FileSystem> posix_file_system() {
+  static const std::shared_ptr<FileSystem> fs = std::make_shared<PosixFileSystem>();
+  return fs;
+}
 
 }  // namespace weaseldb::storage

@@ -3,6 +3,11 @@
 // readers (WAL replay) and positional readers (SSTables). POSIX implementations for the
 // database, in-memory ones for tools and fuzzing (the same reader code runs over either).
 //
+// FileSystem is the one door a DB uses for its files and directories (Options::file_system;
+// null means posix_file_system()), so that tests can swap in a layer that injects errors or
+// simulates a machine crash. The free functions below are the POSIX implementation, kept for
+// code that works on plain paths (tools, tests).
+//
 // Contract
 // - Errors map errno to the engine's codes: ENOSPC/EDQUOT/EMFILE/ENFILE -> resource_exhausted,
 //   anything else -> io_error; the message names the path and the operation.
@@ -108,17 +113,38 @@ Result<bool> file_exists(const std::string& path);
 // Names (not paths) of the entries of a directory, without "." and "..".
 Result<std::vector<std::string>> list_dir(const std::string& path);
 
-// An exclusive advisory lock (flock) on `path`, created if missing; busy when held elsewhere.
+// An exclusive lock on a database directory, released on destruction.
 class FileLock {
  public:
-  static Result<std::unique_ptr<FileLock>> acquire(const std::string& path);
+  FileLock() = default;
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
-  ~FileLock();
+  virtual ~FileLock() = default;
 
- private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_;
+  // An advisory lock (flock) on `path`, created if missing; busy when held elsewhere.
+  static Result<std::unique_ptr<FileLock>> acquire(const std::string& path);
 };
+
+// What a DB asks of the file system. Implementations are thread-safe. Directory operations
+// (creating, renaming, removing entries) are durable only after sync_dir() of the directory.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<SequentialFile>> new_sequential_file(
+      const std::string& path) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
+      const std::string& path) = 0;
+  virtual Status create_dir_if_missing(const std::string& path) = 0;
+  virtual Status sync_dir(const std::string& path) = 0;
+  virtual Status rename_file(const std::string& from, const std::string& to) = 0;
+  virtual Status remove_file(const std::string& path) = 0;
+  virtual Result<bool> file_exists(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) = 0;
+};
+
+// The operating system's file system (the free functions above); one shared instance.
+std::shared_ptr<FileSystem> posix_file_system();
 
 }  // namespace weaseldb::storage

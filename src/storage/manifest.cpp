@@ -128,27 +128,28 @@ Result<ManifestState> decode_manifest(std::string_view bytes, const Cipher* ciph
   return state;
 }
 
-Status write_manifest(const std::string& dir, const ManifestState& state, const Cipher* cipher) {
+Status write_manifest(FileSystem& fs, const std::string& dir, const ManifestState& state,
+                      const Cipher* cipher) {
   Result<std::string> encoded = encode_manifest(state, cipher);
   if (!encoded.ok()) return encoded.status();
   std::string tmp = manifest_path(dir) + ".tmp";
-  auto file = open_writable_file(tmp);
+  auto file = fs.new_writable_file(tmp);
   if (!file.ok()) return file.status();
   Status s = file.value()->append(encoded.value());
   if (s.ok()) s = file.value()->sync();
   Status closed = file.value()->close();
   if (s.ok()) s = closed;
-  if (s.ok()) s = rename_file(tmp, manifest_path(dir));
-  if (s.ok()) s = sync_dir(dir);
+  if (s.ok()) s = fs.rename_file(tmp, manifest_path(dir));
+  if (s.ok()) s = fs.sync_dir(dir);
   return s;
 }
 
-Result<ManifestState> read_manifest(const std::string& dir, const Cipher* cipher) {
+Result<ManifestState> read_manifest(FileSystem& fs, const std::string& dir, const Cipher* cipher) {
   std::string path = manifest_path(dir);
-  Result<bool> exists = file_exists(path);
+  Result<bool> exists = fs.file_exists(path);
   if (!exists.ok()) return exists.status();
   if (!exists.value()) return Status::not_found(path + " does not exist");
-  auto file = open_random_access_file(path);
+  auto file = fs.new_random_access_file(path);
   if (!file.ok()) return file.status();
   uint64_t size = file.value()->size();
   if (size > kMaxManifestBytes) return Status::corruption(path + ": implausibly large");

@@ -45,15 +45,17 @@ struct ManifestState {
 };
 
 class Cipher;
+class FileSystem;
 
 // `cipher` may be null (no encryption).
 Result<std::string> encode_manifest(const ManifestState& state, const Cipher* cipher);
 Result<ManifestState> decode_manifest(std::string_view bytes, const Cipher* cipher);
 
 // Writes `state` to dir/MANIFEST atomically and durably.
-Status write_manifest(const std::string& dir, const ManifestState& state, const Cipher* cipher);
+Status write_manifest(FileSystem& fs, const std::string& dir, const ManifestState& state,
+                      const Cipher* cipher);
 // Reads dir/MANIFEST; not_found when there is none.
-Result<ManifestState> read_manifest(const std::string& dir, const Cipher* cipher);
+Result<ManifestState> read_manifest(FileSystem& fs, const std::string& dir, const Cipher* cipher);
 
 std::string manifest_path(const std::string& dir);
 std::string wal_path(const std::string& dir, uint64_t number);

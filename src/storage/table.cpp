@@ -8,14 +8,33 @@ namespace weaseldb::storage {
 Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFile> file,
                                                  std::string name, TableContext context,
                                                  uint64_t file_number) {
-  uint64_t size = file->size();
+  std::shared_ptr<const RandomAccessFile> pinned(std::move(file));
+  std::shared_ptr<Table> table(
+      new Table(pinned, std::string(), std::move(name), std::move(context), file_number));
+  return open_from(std::move(table), *pinned);
+}
+
+Result<std::shared_ptr<const Table>> Table::open_file(TableContext context, std::string path,
+                                                      std::string name, uint64_t file_number) {
+  WEASEL_ASSERT(context.files != nullptr);
+  std::shared_ptr<Table> table(
+      new Table(nullptr, std::move(path), std::move(name), std::move(context), file_number));
+  Result<std::shared_ptr<const RandomAccessFile>> file = table->file();
+  if (!file.ok()) return file.status();
+  return open_from(std::move(table), *file.value());
+}
+
+Result<std::shared_ptr<const Table>> Table::open_from(std::shared_ptr<Table> table,
+                                                      const RandomAccessFile& file) {
+  uint64_t size = file.size();
+  const std::string& name = table->name_;
   if (size < Footer::kEncodedBytes) {
     return Status::corruption(name + ": too short to be a table (" + std::to_string(size) +
                               " bytes)");
   }
   std::string scratch(Footer::kEncodedBytes, '\0');
   Result<std::string_view> bytes =
-      file->read(size - Footer::kEncodedBytes, Footer::kEncodedBytes, scratch.data());
+      file.read(size - Footer::kEncodedBytes, Footer::kEncodedBytes, scratch.data());
   if (!bytes.ok()) return bytes.status();
   Result<Footer> footer = Footer::decode(bytes.value());
   if (!footer.ok()) {
@@ -24,34 +43,44 @@ Result<std::shared_ptr<const Table>> Table::open(std::unique_ptr<RandomAccessFil
                       : footer.status());
   }
   bool encrypted = (footer.value().flags & kTableFlagEncrypted) != 0;
-  if (encrypted && context.cipher == nullptr) {
+  if (encrypted && table->context_.cipher == nullptr) {
     return Status::invalid_argument(name + ": the table is encrypted and no key is configured");
   }
-  std::shared_ptr<Table> table(
-      new Table(std::move(file), std::move(name), std::move(context), file_number));
+  table->file_bytes_ = size;
   table->encrypted_ = encrypted;
-  Status s = table->load_metadata(footer.value());
+  Status s = table->load_metadata(file, footer.value());
   if (!s.ok()) return s;
   return std::shared_ptr<const Table>(std::move(table));
 }
 
-Status Table::load_metadata(const Footer& footer) {
-  Result<std::string> index = read_block(source(), footer.index, true);
+Table::~Table() {
+  if (pinned_ != nullptr) return;
+  context_.files->forget(cache_id_);
+  if (obsolete_.load(std::memory_order_relaxed)) (void)context_.files->fs().remove_file(path_);
+}
+
+Result<std::shared_ptr<const RandomAccessFile>> Table::file() const {
+  if (pinned_ != nullptr) return pinned_;
+  return context_.files->acquire(cache_id_, path_);
+}
+
+Status Table::load_metadata(const RandomAccessFile& file, const Footer& footer) {
+  Result<std::string> index = read_block(source(&file), footer.index, true);
   if (!index.ok()) return index.status();
   Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(index).value());
   if (!parsed.ok()) return Status::corruption(name_ + ": index " + parsed.status().message());
   index_ = std::move(parsed).value();
   if (footer.filter.size > 0) {
-    Result<std::string> filter = read_block(source(), footer.filter, true);
+    Result<std::string> filter = read_block(source(&file), footer.filter, true);
     if (!filter.ok()) return filter.status();
     filter_ = std::move(filter).value();
   }
-  if (footer.range_del.size > 0) return load_range_tombstones(footer.range_del);
+  if (footer.range_del.size > 0) return load_range_tombstones(file, footer.range_del);
   return {};
 }
 
-Status Table::load_range_tombstones(const BlockHandle& handle) {
-  Result<std::string> bytes = read_block(source(), handle, true);
+Status Table::load_range_tombstones(const RandomAccessFile& file, const BlockHandle& handle) {
+  Result<std::string> bytes = read_block(source(&file), handle, true);
   if (!bytes.ok()) return bytes.status();
   Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(bytes).value());
   if (!parsed.ok()) return Status::corruption(name_ + ": range tombstones " + parsed.status().message());
@@ -74,7 +103,8 @@ bool Table::may_contain(std::string_view user_key) const {
 }
 
 Result<std::shared_ptr<const Block>> Table::read_data_block(
-    std::string_view handle_bytes, const BlockReadOptions& options) const {
+    std::string_view handle_bytes, const BlockReadOptions& options,
+    const RandomAccessFile* file) const {
   BlockHandle handle;
   if (!handle.decode_from(&handle_bytes) || !handle_bytes.empty()) {
     return Status::corruption(name_ + ": bad block handle in the index");
@@ -83,11 +113,17 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
   if (cache != nullptr) {
     if (auto cached = cache->lookup(cache_id_, handle.offset)) return cached;
   }
-  Result<std::string> bytes = read_block(source(), handle, options.verify_checksums);
-  if (!bytes.ok()) return bytes.status();
-  if (context_.bytes_read) {
-    context_.bytes_read->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);
+  std::shared_ptr<const RandomAccessFile> lease;
+  if (file == nullptr) {
+    Result<std::shared_ptr<const RandomAccessFile>> leased = this->file();
+    if (!leased.ok()) return leased.status();
+    lease = std::move(leased).value();
+    file = lease.get();
   }
+  Result<std::string> bytes = read_block(source(file), handle, options.verify_checksums);
+  if (!bytes.ok()) return bytes.status();
+  const auto& counter = options.for_compaction ? context_.compaction_bytes_read : context_.bytes_read;
+  if (counter) counter->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);
   Result<std::shared_ptr<const Block>> block = Block::parse(std::move(bytes).value());
   if (!block.ok()) {
     return Status::corruption(name_ + ": data block at offset " + std::to_string(handle.offset) +
@@ -192,7 +228,16 @@ class Table::Iter final : public InternalIterator {
   bool load_block() {
     data_.reset();
     if (!index_->valid()) return false;
-    Result<std::shared_ptr<const Block>> block = table_->read_data_block(index_->value(), options_);
+    if (file_ == nullptr) {  // leased on first use, held until the iterator goes
+      Result<std::shared_ptr<const RandomAccessFile>> file = table_->file();
+      if (!file.ok()) {
+        status_ = file.status();
+        return false;
+      }
+      file_ = std::move(file).value();
+    }
+    Result<std::shared_ptr<const Block>> block =
+        table_->read_data_block(index_->value(), options_, file_.get());
     if (!block.ok()) {
       status_ = block.status();
       return false;
@@ -220,6 +265,7 @@ class Table::Iter final : public InternalIterator {
   }
 
   std::shared_ptr<const Table> table_;
+  std::shared_ptr<const RandomAccessFile> file_;
   std::unique_ptr<InternalIterator> index_;
   std::unique_ptr<InternalIterator> data_;
   BlockReadOptions options_;
