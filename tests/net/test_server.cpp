@@ -44,7 +44,7 @@ class LineHandler : public weasel::ConnectionHandler {
       const std::string line(in.substr(0, nl));
       if (line.starts_with("async ")) {
         std::lock_guard lock(mu_);
-        queue_.push_back(std::move(conn_ptr));  // take ownership: the I/O thread lets go
+        queue_.push_back(weasel::Server::take(conn_ptr));  // the I/O thread lets go
         cv_.notify_one();
         return;
       }
