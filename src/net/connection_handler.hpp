@@ -5,7 +5,7 @@
 //
 // Ownership: a callback that receives `std::unique_ptr<Connection>& conn_ptr` (or the span
 // of on_batch_end) may take the connection to process it elsewhere, with
-// `Server::take(conn_ptr)` (which detaches it from epoll; moving the pointer out by hand is
+// `Server::take(conn_ptr)` (which parks it in epoll; moving the pointer out by hand is
 // a bug the server asserts on); it must later hand it back with
 // Server::release_back_to_server, which flushes its output and gives it back to epoll.
 // While a handler holds a connection, the server never touches it.

@@ -29,6 +29,9 @@ constexpr uint64_t kTagMask = 7;
 constexpr uint64_t kTagListener = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint64_t kTagTimer = 3;
+// An edge-triggered connection that a handler took: its registration stays, pointing at no
+// object (see Server::take).
+constexpr uint64_t kTagParked = 4;
 
 uint64_t tagged(int fd, uint64_t tag) { return (static_cast<uint64_t>(fd) << 3) | tag; }
 
@@ -266,6 +269,10 @@ void Server::io_loop(int thread_index) {
           continue;
         case kTagWake:
           continue;
+        case kTagParked:
+          // The one-shot EPOLLHUP/EPOLLERR of a connection that is away. Its owner finds the
+          // condition itself, and release_back_to_server re-evaluates readiness.
+          continue;
         case kTagTimer: {
           uint64_t ticks;
           if (::read(fd, &ticks, sizeof(ticks)) == sizeof(ticks)) scan_idle();
@@ -385,12 +392,16 @@ std::unique_ptr<Connection> Server::take(std::unique_ptr<Connection>& conn_ptr) 
   WEASEL_ASSERT(conn_ptr != nullptr);
   Connection& conn = *conn_ptr;
   if (conn.registered_) {
-    // Still in its set (edge-triggered): its next event would reach the I/O thread while
-    // another thread owns it. EPOLL_CTL_MOD cannot disarm it (EPOLLHUP and EPOLLERR are
-    // always reported), so it leaves the set.
-    const int rc = epoll_ctl(conn.epoll_fd_, EPOLL_CTL_DEL, conn.fd_, nullptr);
-    WEASEL_ASSERT_MSG(rc == 0, "epoll_ctl(EPOLL_CTL_DEL) of a registered connection failed");
-    conn.registered_ = false;
+    // Still in its set (edge-triggered): its next event would hand this pointer to the I/O
+    // thread while another thread owns the connection. It is parked instead: the event data
+    // no longer points at the connection, and only one EPOLLHUP/EPOLLERR report (which
+    // epoll_ctl always adds) can still fire, carrying the parked tag. EPOLL_CTL_MOD costs
+    // about half of leaving the set and coming back (DEL + ADD).
+    epoll_event ev{};
+    ev.events = EPOLLONESHOT;
+    ev.data.u64 = tagged(conn.fd_, kTagParked);
+    const int rc = epoll_ctl(conn.epoll_fd_, EPOLL_CTL_MOD, conn.fd_, &ev);
+    WEASEL_ASSERT_MSG(rc == 0, "epoll_ctl(EPOLL_CTL_MOD) parking a connection failed");
     conn.armed_events_ = 0;
   }
   ++t_takes;
@@ -441,18 +452,19 @@ void Server::rearm_edge(std::unique_ptr<Connection> conn, bool from_handler, boo
   // fires when a full socket gets room again, which costs nothing while writes complete).
   uint32_t events = kEdgeEvents | (conn->armed_events_ & EPOLLOUT);
   if (conn->output_pending() > 0 || (from_handler && !conn->input_.empty())) events |= EPOLLOUT;
-  if (!conn->registered_) {
-    // Back from a handler: EPOLL_CTL_ADD evaluates readiness, so bytes that arrived while the
-    // connection was away (or were left unread when it was taken) raise an event.
-    WEASEL_ASSERT(from_handler);
-    arm(std::move(conn), EPOLL_CTL_ADD, events);
+  WEASEL_ASSERT(conn->registered_);
+  if (from_handler) {
+    // Back from a handler (parked by Server::take): EPOLL_CTL_MOD evaluates readiness, so
+    // bytes that arrived while the connection was away (or were left unread when it was
+    // taken) raise an event.
+    WEASEL_ASSERT(conn->armed_events_ == 0);
+    arm(std::move(conn), EPOLL_CTL_MOD, events);
     return;
   }
-  // Still registered and owned by this set's only thread: usually nothing to do. A read that
+  // Owned by this set's only thread and still registered: usually nothing to do. A read that
   // a buffer limit stopped left bytes in the socket that no new edge will announce, so once
   // reading may go on, EPOLL_CTL_MOD asks epoll to look again (it queues an event if the
   // socket is readable).
-  WEASEL_ASSERT(!from_handler);
   const bool stalled_read = conn->read_hint_ && may_read;
   if (events == conn->armed_events_ && !stalled_read) {
     [[maybe_unused]] Connection* parked = conn.release();  // epoll holds it

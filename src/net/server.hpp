@@ -5,9 +5,10 @@
 // connection_handler.hpp). How a set guarantees that depends on how many threads wait on it:
 // - one thread per set (io_threads == epoll_instances, the default 1/1): connections stay
 //   registered edge-triggered (EPOLLET) while the set's thread owns them, so a request costs
-//   no epoll_ctl. Server::take removes a connection from its set (EPOLL_CTL_DEL) before it
-//   leaves the thread; release_back_to_server adds it again (EPOLL_CTL_ADD evaluates
-//   readiness, so bytes that arrived while it was away raise an event).
+//   no epoll_ctl. Server::take parks a connection before it leaves the thread (EPOLL_CTL_MOD:
+//   its event data becomes a tag instead of the pointer, no read/write events);
+//   release_back_to_server re-registers it (EPOLL_CTL_MOD evaluates readiness, so bytes that
+//   arrived while it was away raise an event).
 // - several threads per set: EPOLLONESHOT, re-armed (EPOLL_CTL_MOD) after every round, so
 //   the event that wakes one thread disarms the connection for all others.
 //
@@ -78,7 +79,7 @@ class Server : public std::enable_shared_from_this<Server> {
 
   // The only way for a handler to take a connection away from the I/O thread that runs the
   // callback (`conn_ptr` is the callback's argument, or an element of on_batch_end's span):
-  // detaches it from its epoll set, so that no event reaches an I/O thread while another
+  // parks it in its epoll set, so that no event hands it to an I/O thread while another
   // thread owns it, and returns it. Moving the unique_ptr out by hand is a bug that the I/O
   // loop catches with an assertion.
   static std::unique_ptr<Connection> take(std::unique_ptr<Connection>& conn_ptr);

@@ -250,8 +250,8 @@ TEST_CASE("bytes that arrive while a handler holds the connection are answered")
     const int fd = connect_to(server->bound_addresses().at(0));
     send_all(fd, "async a\n");
     held.wait();  // the worker owns the connection now; the server must not look at it
-    // Sent while the connection is away: the edge (if any) fires while the connection is out
-    // of its set, so only the re-registration on release can notice these bytes.
+    // Sent while the connection is away: their edge (if any) fires while the connection is
+    // parked, so only the re-registration on release can notice these bytes.
     send_all(fd, "sync b\n");
     open_gate.set_value();
     CHECK(read_lines(fd, 2) == std::vector<std::string>{"ok a", "ok b"});
