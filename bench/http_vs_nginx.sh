@@ -9,12 +9,16 @@
 # With 2+ CPUs the servers are pinned to CPU 0 and the load generators to the others.
 # Each run also reports the server's CPU time per request (user+system, from /proc), which
 # says what the server costs even when neighbours steal the CPU: the CPU ratio is nginx's
-# CPU per request over the target's (above 1: the target is cheaper than nginx).
+# CPU per request over the target's (above 1: the target is cheaper than nginx). The load
+# generator's CPU per request is reported too: once it exceeds the servers', requests/s
+# measure the client, not the server.
 # --ceiling adds bench/http_ceiling/min_responder (built here with g++), a fixed-answer
 # responder with edge-triggered epoll and one with io_uring, to the same alternation.
+# --baseline BIN adds another weaseldb binary (an older build, say) as target "baseline".
 #
 # Usage: bench/http_vs_nginx.sh [--rounds N] [--threads T] [--connections C]
 #                               [--duration S] [--no-load-tester] [--no-pin] [--ceiling]
+#                               [--baseline BIN]
 # Build first: ./scripts/build.sh release weaseldb load_tester
 set -euo pipefail
 BENCH_NAME=http_vs_nginx
@@ -27,6 +31,7 @@ duration=10
 use_load_tester=1
 pin=1
 ceiling=0
+baseline=""
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -36,7 +41,8 @@ while (($#)); do
     --no-load-tester) use_load_tester=0; shift ;;
     --no-pin) pin=0; shift ;;
     --ceiling) ceiling=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --baseline) baseline=$2; shift 2 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -89,6 +95,12 @@ nginx_worker=$(pgrep -P "$nginx_pid" | head -n1 || true)
 
 # Targets in the order they run each round: NAME PORT PID (the process whose CPU is counted).
 targets=("weaseldb $weasel_port $weaseldb_pid" "nginx $nginx_port $nginx_worker")
+if [[ -n "$baseline" ]]; then
+  require_file "$baseline" "--baseline takes a weaseldb binary"
+  port=$(free_port)
+  WEASELDB=$baseline start_weaseldb "$port"
+  targets+=("baseline $port $weaseldb_pid")
+fi
 if ((ceiling)); then
   responder="$bench_tmp/min_responder"
   src="$BENCH_ROOT/bench/http_ceiling/min_responder.cpp"
@@ -127,17 +139,25 @@ echo "wrk -t$threads -c$connections -d${duration}s  rounds $rounds  pin ${SERVER
 results="$bench_tmp/results"
 : >"$results"
 
+client_time="$bench_tmp/client_time"
+# The load generator's CPU per request, from GNU time's output file: REQUESTS_PER_S
+client_us_per_request() {
+  awk -v rps="$1" -v d="$duration" '{ printf "%.3f", ($1 + $2) * 1e6 / (rps * d) }' "$client_time"
+}
+
 record() {  # TOOL TARGET ROUND RPS TICKS_BEFORE TICKS_AFTER
-  local us
+  local us client_us
   us=$(cpu_us_per_request "$5" "$6" "$4")
-  echo "$1 $2 $3 $4 $us" >>"$results"
-  printf 'round %d  %-11s  %-12s %12.1f req/s  %7.2f us CPU/request\n' "$3" "$1" "$2" "$4" "$us"
+  client_us=$(client_us_per_request "$4")
+  echo "$1 $2 $3 $4 $us $client_us" >>"$results"
+  printf 'round %d  %-11s  %-12s %12.1f req/s  %7.2f us CPU/request (client %.2f)\n' \
+    "$3" "$1" "$2" "$4" "$us" "$client_us"
 }
 
 run_wrk() {  # TARGET PORT PID ROUND
   local out rps before
   before=$(cpu_ticks "$3")
-  out=$($CLIENT_PIN wrk -t"$threads" -c"$connections" -d"${duration}s" \
+  out=$(/usr/bin/time -f '%U %S' -o "$client_time" $CLIENT_PIN wrk -t"$threads" -c"$connections" -d"${duration}s" \
     "http://127.0.0.1:$2/v1/version")
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   [[ -n "$rps" ]] || die "wrk against $1 printed no Requests/sec: $out"
@@ -150,7 +170,7 @@ run_wrk() {  # TARGET PORT PID ROUND
 run_load_tester() {  # TARGET PORT PID ROUND
   local json rps before
   before=$(cpu_ticks "$3")
-  json=$($CLIENT_PIN "$LOAD_TESTER" --target "127.0.0.1:$2" --path /v1/version \
+  json=$(/usr/bin/time -f '%U %S' -o "$client_time" $CLIENT_PIN "$LOAD_TESTER" --target "127.0.0.1:$2" --path /v1/version \
     --connections "$connections" --threads "$threads" --duration "$duration" --json) ||
     die "load_tester against $1 failed: $json"
   rps=$("$PYTHON" -c 'import json, sys
@@ -181,13 +201,16 @@ done
 import collections, statistics, sys
 runs = collections.defaultdict(lambda: collections.defaultdict(dict))
 for line in open(sys.argv[1]):
-    tool, target, rnd, rps, us = line.split()
-    runs[tool][int(rnd)][target] = (float(rps), float(us))
+    tool, target, rnd, rps, us, client_us = line.split()
+    runs[tool][int(rnd)][target] = (float(rps), float(us), float(client_us))
 for tool, by_round in runs.items():
     rounds = list(by_round.values())
     n_rps = statistics.median(r["nginx"][0] for r in rounds)
     n_us = statistics.median(r["nginx"][1] for r in rounds)
     print("%-11s nginx: median %.1f req/s, %.2f us CPU/request" % (tool, n_rps, n_us))
+    client = [r[t][2] for r in rounds for t in r]
+    print("%-11s client CPU per request over all runs: median %.2f us (%.2f-%.2f)"
+          % (tool, statistics.median(client), min(client), max(client)))
     for name in [t for t in rounds[0] if t != "nginx"]:
         rr = [r[name][0] / r["nginx"][0] for r in rounds]
         cr = [r["nginx"][1] / r[name][1] for r in rounds if r[name][1] > 0] or [0.0]
