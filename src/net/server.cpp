@@ -386,6 +386,9 @@ void Server::process_event(std::unique_ptr<Connection>& conn, uint32_t events) {
     WEASEL_ASSERT_MSG(conn != nullptr || t_takes == takes_before + 1,
                       "on_data_arrived let go of a connection without Server::take");
   }
+  // Answered inline: the emptied buffer goes back to this thread's spares now, so the next
+  // connection of the same epoll batch reads into it instead of allocating its own.
+  if (conn && conn->input_.empty()) conn->input_.release_if_empty();
 }
 
 std::unique_ptr<Connection> Server::take(std::unique_ptr<Connection>& conn_ptr) {
