@@ -224,4 +224,10 @@ for tool, by_round in runs.items():
               " target_cpu_us=%.2f nginx_cpu_us=%.2f cpu_ratio=%.3f"
               % (tool, name, rps, n_rps, statistics.median(rr), us, n_us,
                  statistics.median(cr)))
+    if "baseline" in rounds[0]:
+        br = [r["weaseldb"][0] / r["baseline"][0] for r in rounds]
+        bc = [r["baseline"][1] / r["weaseldb"][1] for r in rounds]
+        print("%-11s weaseldb vs baseline: req/s ratio median %.3f (rounds %.3f-%.3f), CPU ratio"
+              " median %.3f (rounds %.3f-%.3f)" % (tool, statistics.median(br), min(br), max(br),
+                                                   statistics.median(bc), min(bc), max(bc)))
 EOF
