@@ -147,7 +147,8 @@ void run_epoll(int lfd, const std::string& response) {
           const std::string_view out = responses(response, scratch, heads);
           // Tiny responses into an empty send buffer: a short write means a client that does
           // not read, which this benchmark responder simply drops.
-          if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+          if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) !=
+              static_cast<ssize_t>(out.size())) {
             closed = true;
             break;
           }
