@@ -8,6 +8,42 @@
 #include "core/assert.hpp"
 
 namespace weasel {
+namespace {
+
+// Storage of input buffers that emptied, kept per thread for the next buffer that fills on
+// it: idle connections hold no buffer (release_if_empty), yet a keep-alive request costs no
+// malloc/free pair. Bounded in count and size, so a thread keeps at most
+// kSpareCount * kSpareBytesMax bytes.
+struct SpareStorage {
+  static constexpr size_t kSpareCount = 4;
+  static constexpr size_t kSpareBytesMax = 64 * 1024;
+  std::unique_ptr<char[]> storage[kSpareCount];
+  size_t capacity[kSpareCount] = {};
+  size_t count = 0;
+};
+thread_local SpareStorage t_spare;
+
+// Storage of at least `bytes`: a spare one if the last parked fits, else new. Sets `capacity`.
+std::unique_ptr<char[]> acquire_storage(size_t bytes, size_t& capacity) {
+  SpareStorage& spare = t_spare;
+  if (spare.count > 0 && spare.capacity[spare.count - 1] >= bytes) {
+    --spare.count;
+    capacity = spare.capacity[spare.count];
+    return std::move(spare.storage[spare.count]);
+  }
+  capacity = bytes;
+  return std::unique_ptr<char[]>(new char[bytes]);
+}
+
+void park_storage(std::unique_ptr<char[]> storage, size_t capacity) {
+  SpareStorage& spare = t_spare;
+  if (spare.count == SpareStorage::kSpareCount || capacity > SpareStorage::kSpareBytesMax) return;
+  spare.storage[spare.count] = std::move(storage);
+  spare.capacity[spare.count] = capacity;
+  ++spare.count;
+}
+
+}  // namespace
 
 char* InputBuffer::prepare(size_t bytes) {
   // Whatever read() puts into [write_pos_, write_pos_ + bytes) leaves kPaddingBytes after it.
@@ -21,8 +57,9 @@ char* InputBuffer::prepare(size_t bytes) {
   } else {
     size_t new_capacity = capacity_ == 0 ? needed : capacity_ * 2;
     while (new_capacity < live + needed) new_capacity *= 2;
-    std::unique_ptr<char[]> bigger(new char[new_capacity]);
+    std::unique_ptr<char[]> bigger = acquire_storage(new_capacity, new_capacity);
     if (live > 0) std::memcpy(bigger.get(), storage_.get() + read_pos_, live);
+    if (storage_) park_storage(std::move(storage_), capacity_);
     storage_ = std::move(bigger);
     capacity_ = new_capacity;
   }
@@ -39,6 +76,7 @@ void InputBuffer::consume(size_t bytes) {
 
 void InputBuffer::release_if_empty() {
   if (size() != 0 || capacity_ == 0) return;
+  park_storage(std::move(storage_), capacity_);
   storage_.reset();
   capacity_ = read_pos_ = write_pos_ = 0;
 }
@@ -52,21 +90,27 @@ Connection::~Connection() {
 }
 
 Connection::IoResult Connection::read_available(size_t chunk_bytes, size_t max_bytes) {
-  // Level-triggered EPOLLONESHOT re-evaluates readiness on re-arm, so stopping early (buffer
-  // limit, short read) never loses an event.
+  // A short read means the receive queue was empty at that moment: whatever arrives later
+  // raises a new edge (or, with EPOLLONESHOT, is seen when the connection is re-armed), so no
+  // read has to come back with EAGAIN. Stopping at the buffer limit keeps read_hint_ set: the
+  // server then asks epoll to look again (see Server::finish_round).
   while (input_.size() < max_bytes) {
     char* dst = input_.prepare(chunk_bytes);
     const ssize_t n = ::read(fd_, dst, chunk_bytes);
     if (n > 0) {
       input_.commit(static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < chunk_bytes) return IoResult::kOk;
+      if (static_cast<size_t>(n) < chunk_bytes) {
+        read_hint_ = false;
+        return IoResult::kOk;
+      }
       continue;
     }
+    if (n < 0 && errno == EINTR) continue;
+    read_hint_ = false;
     if (n == 0) {
       peer_closed_ = true;
       return IoResult::kClosed;
     }
-    if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::kWouldBlock;
     return IoResult::kError;
   }

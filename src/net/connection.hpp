@@ -37,7 +37,9 @@ class InputBuffer {
   void commit(size_t bytes) { write_pos_ += bytes; }
   void consume(size_t bytes);
   size_t capacity() const { return capacity_; }
-  // Frees the storage when no unconsumed byte is left (idle connections hold no buffer).
+  // Gives the storage up when no unconsumed byte is left (idle connections hold no buffer).
+  // A few emptied buffers are parked per thread and reused by the next buffer that fills on
+  // that thread, so a keep-alive request allocates nothing.
   void release_if_empty();
 
  private:
@@ -85,7 +87,8 @@ class Connection {
   Connection(uint64_t id, int fd, std::string peer, int epoll_fd, std::weak_ptr<Server> server);
 
   enum class IoResult { kOk, kWouldBlock, kClosed, kError };
-  // Reads what the socket has (bounded by `max_bytes`); sets peer_closed_ on EOF.
+  // Reads what the socket has (bounded by `max_bytes`); sets peer_closed_ on EOF and clears
+  // read_hint_ once the socket is known to be drained (short read, EAGAIN, EOF, error).
   IoResult read_available(size_t chunk_bytes, size_t max_bytes);
   // Writes as much pending output as the socket takes.
   IoResult flush();
@@ -101,6 +104,12 @@ class Connection {
   Arena arena_;
   bool close_after_write_ = false;
   bool peer_closed_ = false;
+  // Edge-triggered mode (one thread per epoll set, see server.hpp): whether the fd is in its
+  // epoll set, with which events, and whether the socket may still hold unread bytes (an edge
+  // was seen and no read has come back short since).
+  bool registered_ = false;
+  uint32_t armed_events_ = 0;
+  bool read_hint_ = false;
   // Ownership passes between threads through epoll (epoll_ctl re-arms, epoll_wait hands the
   // pointer to another thread). The kernel orders those, but sanitizers cannot see it, so the
   // hand-off also goes through this release/acquire pair (a plain store and load on x86).

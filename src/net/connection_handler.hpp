@@ -3,10 +3,12 @@
 // HTTP; a ConnectionHandler turns bytes into work. All callbacks run on the thread that owns
 // the connection at that moment (an I/O thread, or whoever released it back to the server).
 //
-// Ownership: a callback that receives `std::unique_ptr<Connection>& conn_ptr` may move the
-// connection out (take ownership) to process it elsewhere; it must later hand it back with
-// Server::release_back_to_server, which flushes its output and re-arms it. While a handler
-// holds a connection, the server never touches it.
+// Ownership: a callback that receives `std::unique_ptr<Connection>& conn_ptr` (or the span
+// of on_batch_end) may take the connection to process it elsewhere, with
+// `Server::take(conn_ptr)` (which parks it in epoll; moving the pointer out by hand is
+// a bug the server asserts on); it must later hand it back with
+// Server::release_back_to_server, which flushes its output and gives it back to epoll.
+// While a handler holds a connection, the server never touches it.
 
 #include <memory>
 #include <span>

@@ -12,8 +12,9 @@
 namespace weasel {
 namespace {
 
+// Two memchr scans: find_first_of would call memchr on the two-byte set once per character.
 bool has_line_break(std::string_view s) {
-  return s.find_first_of("\r\n") != s.npos;
+  return s.find('\r') != s.npos || s.find('\n') != s.npos;
 }
 
 void append_decimal(std::string& out, uint64_t value) {

@@ -64,7 +64,7 @@ void HttpExchange::respond_error(int status, std::string_view code, std::string_
 std::unique_ptr<Connection> HttpExchange::take() {
   WEASEL_ASSERT(!responded_ && conn_ptr_ != nullptr);
   responded_ = true;
-  return std::move(conn_ptr_);
+  return Server::take(conn_ptr_);
 }
 
 HttpServer::HttpServer(const HttpServerOptions& options, std::shared_ptr<HttpApplication> app)

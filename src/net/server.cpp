@@ -29,8 +29,19 @@ constexpr uint64_t kTagMask = 7;
 constexpr uint64_t kTagListener = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint64_t kTagTimer = 3;
+// An edge-triggered connection that a handler took: its registration stays, pointing at no
+// object (see Server::take).
+constexpr uint64_t kTagParked = 4;
 
 uint64_t tagged(int fd, uint64_t tag) { return (static_cast<uint64_t>(fd) << 3) | tag; }
+
+// Edge-triggered registration. EPOLLOUT is added only once a write could not finish (and then
+// kept): registered on a writable socket it would raise an event at every EPOLL_CTL_ADD.
+constexpr uint32_t kEdgeEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+// Server::take calls on this thread, so the I/O loop can check that every connection a
+// handler callback let go of was taken through Server::take.
+thread_local uint64_t t_takes = 0;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,7 +134,9 @@ std::shared_ptr<Server> Server::create(const ServerOptions& options,
 }
 
 Server::Server(const ServerOptions& options, std::shared_ptr<ConnectionHandler> handler)
-    : options_(options), handler_(std::move(handler)) {
+    : options_(options),
+      handler_(std::move(handler)),
+      edge_triggered_(options.io_threads == options.epoll_instances) {
   WEASEL_ASSERT(handler_ != nullptr);
   WEASEL_ASSERT(options_.io_threads >= 1);
   WEASEL_ASSERT(options_.epoll_instances >= 1 && options_.epoll_instances <= options_.io_threads);
@@ -246,6 +259,7 @@ void Server::io_loop(int thread_index) {
       continue;
     }
     batch.clear();
+    const int64_t now = now_ms();
     for (int i = 0; i < n; ++i) {
       const uint64_t data = events[static_cast<size_t>(i)].data.u64;
       const int fd = static_cast<int>(data >> 3);
@@ -254,6 +268,10 @@ void Server::io_loop(int thread_index) {
           accept_ready(fd, ep);
           continue;
         case kTagWake:
+          continue;
+        case kTagParked:
+          // The one-shot EPOLLHUP/EPOLLERR of a connection that is away. Its owner finds the
+          // condition itself, and release_back_to_server re-evaluates readiness.
           continue;
         case kTagTimer: {
           uint64_t ticks;
@@ -265,15 +283,23 @@ void Server::io_loop(int thread_index) {
       }
       std::unique_ptr<Connection> conn(reinterpret_cast<Connection*>(data));
       conn->handoff_.load(std::memory_order_acquire);
-      conn->last_activity_ms_.store(now_ms(), std::memory_order_relaxed);
+      conn->last_activity_ms_.store(now, std::memory_order_relaxed);
       process_event(conn, events[static_cast<size_t>(i)].events);
       if (conn) batch.push_back(std::move(conn));
     }
     if (batch.empty()) continue;
+    const uint64_t takes_before = t_takes;
     handler_->on_batch_end(batch);
+    uint64_t gone = 0;
     for (auto& conn : batch) {
-      if (conn) finish_round(std::move(conn), false);
+      if (conn) {
+        finish_round(std::move(conn), false);
+      } else {
+        ++gone;
+      }
     }
+    WEASEL_ASSERT_MSG(gone == t_takes - takes_before,
+                      "on_batch_end let go of a connection without Server::take");
   }
 }
 
@@ -319,19 +345,13 @@ void Server::accept_ready(int listen_fd, int epoll_fd) {
       registry_.insert(conn.get());
     }
     handler_->on_connection_established(*conn);
-    Connection* raw = conn.release();
-    raw->handoff_.fetch_add(1, std::memory_order_release);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    ev.data.u64 = reinterpret_cast<uint64_t>(raw);
-    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      spdlog::warn("epoll_ctl add: {}", std::strerror(errno));
-      destroy(std::unique_ptr<Connection>(raw));
-    }
+    arm(std::move(conn), EPOLL_CTL_ADD,
+        edge_triggered_ ? kEdgeEvents : EPOLLIN | EPOLLRDHUP | EPOLLONESHOT);
   }
 }
 
 void Server::process_event(std::unique_ptr<Connection>& conn, uint32_t events) {
+  const uint64_t takes_before = t_takes;
   if (events & EPOLLOUT) {
     if (conn->flush() == Connection::IoResult::kError) {
       destroy(std::move(conn));
@@ -339,11 +359,16 @@ void Server::process_event(std::unique_ptr<Connection>& conn, uint32_t events) {
     }
     if (conn->output_pending() == 0) {
       handler_->on_write_progress(conn);
-      if (!conn) return;
+      if (!conn) {
+        WEASEL_ASSERT_MSG(t_takes == takes_before + 1,
+                          "on_write_progress let go of a connection without Server::take");
+        return;
+      }
     }
   }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn->read_hint_ = true;
   bool read_more = false;
-  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn->peer_closed_) {
+  if (conn->read_hint_ && !conn->peer_closed_ && !conn->close_after_write_) {
     const size_t max_bytes = options_.max_buffered_bytes;
     if (conn->output_pending() < max_bytes) {
       const size_t before = conn->input_.size();
@@ -358,7 +383,32 @@ void Server::process_event(std::unique_ptr<Connection>& conn, uint32_t events) {
   // Input left from a round where the connection was away (pipelined requests) also counts.
   if ((read_more || !conn->input_.empty()) && !conn->close_after_write_) {
     handler_->on_data_arrived(conn);
+    WEASEL_ASSERT_MSG(conn != nullptr || t_takes == takes_before + 1,
+                      "on_data_arrived let go of a connection without Server::take");
   }
+  // Answered inline: the emptied buffer goes back to this thread's spares now, so the next
+  // connection of the same epoll batch reads into it instead of allocating its own.
+  if (conn && conn->input_.empty()) conn->input_.release_if_empty();
+}
+
+std::unique_ptr<Connection> Server::take(std::unique_ptr<Connection>& conn_ptr) {
+  WEASEL_ASSERT(conn_ptr != nullptr);
+  Connection& conn = *conn_ptr;
+  if (conn.registered_) {
+    // Still in its set (edge-triggered): its next event would hand this pointer to the I/O
+    // thread while another thread owns the connection. It is parked instead: the event data
+    // no longer points at the connection, and only one EPOLLHUP/EPOLLERR report (which
+    // epoll_ctl always adds) can still fire, carrying the parked tag. EPOLL_CTL_MOD costs
+    // about half of leaving the set and coming back (DEL + ADD).
+    epoll_event ev{};
+    ev.events = EPOLLONESHOT;
+    ev.data.u64 = tagged(conn.fd_, kTagParked);
+    const int rc = epoll_ctl(conn.epoll_fd_, EPOLL_CTL_MOD, conn.fd_, &ev);
+    WEASEL_ASSERT_MSG(rc == 0, "epoll_ctl(EPOLL_CTL_MOD) parking a connection failed");
+    conn.armed_events_ = 0;
+  }
+  ++t_takes;
+  return std::move(conn_ptr);
 }
 
 void Server::release_back_to_server(std::unique_ptr<Connection> conn) {
@@ -381,17 +431,56 @@ void Server::finish_round(std::unique_ptr<Connection> conn, bool from_handler) {
   }
   if (drained) conn->input_.release_if_empty();
   if (conn->input_.empty() && drained) conn->arena_.reset();
-  uint32_t events = EPOLLONESHOT | EPOLLRDHUP;
   const size_t limit = options_.max_buffered_bytes;
-  if (!conn->peer_closed_ && !conn->close_after_write_ && conn->input_.size() < limit &&
-      conn->output_pending() < limit) {
-    events |= EPOLLIN;
+  const bool may_read = !conn->peer_closed_ && !conn->close_after_write_ &&
+                        conn->input_.size() < limit && conn->output_pending() < limit;
+  if (edge_triggered_) {
+    rearm_edge(std::move(conn), from_handler, may_read);
+  } else {
+    rearm_oneshot(std::move(conn), from_handler, may_read);
   }
+}
+
+void Server::rearm_oneshot(std::unique_ptr<Connection> conn, bool from_handler, bool may_read) {
+  uint32_t events = EPOLLONESHOT | EPOLLRDHUP;
+  if (may_read) events |= EPOLLIN;
   // EPOLLOUT when there is output to write; also, for a connection coming back from a
   // handler with pipelined requests waiting, to get an I/O thread to process them promptly.
-  if (!drained || (from_handler && !conn->input_.empty())) events |= EPOLLOUT;
+  if (conn->output_pending() > 0 || (from_handler && !conn->input_.empty())) events |= EPOLLOUT;
+  arm(std::move(conn), EPOLL_CTL_MOD, events);
+}
+
+void Server::rearm_edge(std::unique_ptr<Connection> conn, bool from_handler, bool may_read) {
+  // EPOLLOUT as in rearm_oneshot; once registered it stays (an edge-triggered EPOLLOUT only
+  // fires when a full socket gets room again, which costs nothing while writes complete).
+  uint32_t events = kEdgeEvents | (conn->armed_events_ & EPOLLOUT);
+  if (conn->output_pending() > 0 || (from_handler && !conn->input_.empty())) events |= EPOLLOUT;
+  WEASEL_ASSERT(conn->registered_);
+  if (from_handler) {
+    // Back from a handler (parked by Server::take): EPOLL_CTL_MOD evaluates readiness, so
+    // bytes that arrived while the connection was away (or were left unread when it was
+    // taken) raise an event.
+    WEASEL_ASSERT(conn->armed_events_ == 0);
+    arm(std::move(conn), EPOLL_CTL_MOD, events);
+    return;
+  }
+  // Owned by this set's only thread and still registered: usually nothing to do. A read that
+  // a buffer limit stopped left bytes in the socket that no new edge will announce, so once
+  // reading may go on, EPOLL_CTL_MOD asks epoll to look again (it queues an event if the
+  // socket is readable).
+  const bool stalled_read = conn->read_hint_ && may_read;
+  if (events == conn->armed_events_ && !stalled_read) {
+    [[maybe_unused]] Connection* parked = conn.release();  // epoll holds it
+    return;
+  }
+  arm(std::move(conn), EPOLL_CTL_MOD, events);
+}
+
+void Server::arm(std::unique_ptr<Connection> conn, int op, uint32_t events) {
   const int epoll_fd = conn->epoll_fd_;
   const int fd = conn->fd_;
+  conn->registered_ = edge_triggered_;
+  conn->armed_events_ = events;
   Connection* raw = conn.release();
   raw->handoff_.fetch_add(1, std::memory_order_release);
   epoll_event ev{};
@@ -399,8 +488,9 @@ void Server::finish_round(std::unique_ptr<Connection> conn, bool from_handler) {
   ev.data.u64 = reinterpret_cast<uint64_t>(raw);
   // From here on another thread may own the connection: `raw` is not touched unless
   // epoll_ctl failed (then no event can fire and it is still ours).
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
-    spdlog::warn("epoll_ctl mod: {}", std::strerror(errno));
+  if (epoll_ctl(epoll_fd, op, fd, &ev) != 0) {
+    spdlog::warn("epoll_ctl {}: {}", op == EPOLL_CTL_ADD ? "add" : "mod", std::strerror(errno));
+    raw->registered_ = false;
     destroy(std::unique_ptr<Connection>(raw));
   }
 }

@@ -1,8 +1,16 @@
 #pragma once
 // The epoll server: `io_threads` threads over `epoll_instances` epoll sets (thread i waits on
-// set i % epoll_instances). Listeners are in every set with EPOLLEXCLUSIVE; connections use
-// EPOLLONESHOT so that exactly one thread owns a connection after an event fires and a
-// handler can carry it to another thread and back (see connection_handler.hpp).
+// set i % epoll_instances). Listeners are in every set with EPOLLEXCLUSIVE. Exactly one thread
+// owns a connection at any time; a handler can carry it to another thread and back (see
+// connection_handler.hpp). How a set guarantees that depends on how many threads wait on it:
+// - one thread per set (io_threads == epoll_instances, the default 1/1): connections stay
+//   registered edge-triggered (EPOLLET) while the set's thread owns them, so a request costs
+//   no epoll_ctl. Server::take parks a connection before it leaves the thread (EPOLL_CTL_MOD:
+//   its event data becomes a tag instead of the pointer, no read/write events);
+//   release_back_to_server re-registers it (EPOLL_CTL_MOD evaluates readiness, so bytes that
+//   arrived while it was away raise an event).
+// - several threads per set: EPOLLONESHOT, re-armed (EPOLL_CTL_MOD) after every round, so
+//   the event that wakes one thread disarms the connection for all others.
 //
 // Created only through Server::create (it must live in a shared_ptr: connections hold a
 // weak_ptr so that returning one after the server is gone is safe).
@@ -69,6 +77,13 @@ class Server : public std::enable_shared_from_this<Server> {
   // reference (otherwise ~Server could run on such a thread and join it).
   static void release_back_to_server(std::unique_ptr<Connection> conn);
 
+  // The only way for a handler to take a connection away from the I/O thread that runs the
+  // callback (`conn_ptr` is the callback's argument, or an element of on_batch_end's span):
+  // parks it in its epoll set, so that no event hands it to an I/O thread while another
+  // thread owns it, and returns it. Moving the unique_ptr out by hand is a bug that the I/O
+  // loop catches with an assertion.
+  static std::unique_ptr<Connection> take(std::unique_ptr<Connection>& conn_ptr);
+
   // "host:port" (with the actual port when 0 was asked for) or "unix:/path", per listener.
   std::vector<std::string> bound_addresses() const;
   int connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
@@ -83,6 +98,10 @@ class Server : public std::enable_shared_from_this<Server> {
   void process_event(std::unique_ptr<Connection>& conn, uint32_t events);
   // Writes output, then re-arms or destroys the connection. Takes ownership.
   void finish_round(std::unique_ptr<Connection> conn, bool from_handler);
+  void rearm_oneshot(std::unique_ptr<Connection> conn, bool from_handler, bool may_read);
+  void rearm_edge(std::unique_ptr<Connection> conn, bool from_handler, bool may_read);
+  // Gives the connection to epoll with EPOLL_CTL_ADD or _MOD; destroys it if that fails.
+  void arm(std::unique_ptr<Connection> conn, int op, uint32_t events);
   void destroy(std::unique_ptr<Connection> conn);
   void scan_idle();
   void wake_all();
@@ -90,6 +109,8 @@ class Server : public std::enable_shared_from_this<Server> {
 
   const ServerOptions options_;
   const std::shared_ptr<ConnectionHandler> handler_;
+  // One thread per epoll set: connections registered edge-triggered (see the top of file).
+  const bool edge_triggered_;
   std::vector<int> listen_fds_;
   std::vector<std::string> bound_;
   std::vector<int> epoll_fds_;
