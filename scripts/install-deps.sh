@@ -8,7 +8,7 @@ build_pkgs=(cmake ninja-build g++ gperf pkg-config
   libxxhash-dev nlohmann-json3-dev rapidjson-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev)
 test_pkgs=(clang libclang-rt-14-dev libhttp-parser-dev python3 python3-pytest python3-requests
   prometheus curl chromium)
-bench_pkgs=(nginx wrk etcd-server etcd-client redis-server strace)
+bench_pkgs=(nginx wrk etcd-server etcd-client redis-server strace liburing-dev)
 
 want=("${build_pkgs[@]}")
 for set in "$@"; do

@@ -131,7 +131,7 @@ void HttpApi::commit_done(void* pending_ptr, const CommitResult& r) {
     body += ']';
   }
   body += ",\"leader_id\":";
-  append_json_string(body, api->ctx_.leader_id);
+  body += api->leader_json_;
   body += '}';
   const bool ok = r.outcome == CommitOutcome::kCommitted || r.outcome == CommitOutcome::kDuplicate;
   answer_taken(pending_ptr, ok ? 200 : 409, body, false);

@@ -65,6 +65,7 @@ class HttpApi : public HttpApplication {
   int handle_retention(HttpExchange& exchange, std::string_view id);
 
   ApiContext ctx_;
+  std::string leader_json_;  // ctx_.leader_id as a JSON string, escaped once
   HttpMetrics http_metrics_;
 };
 
