@@ -131,7 +131,7 @@ class Runner {
   }
 
   void run_all() {
-    open(true);
+    open(!flags_.use_existing_db);
     std::printf("engine=%s %s\n", engine_name_.c_str(), engine_->describe().c_str());
     for (size_t i = 0; i < flags_.benchmarks.size(); ++i) run(flags_.benchmarks[i], i);
     engine_.reset();

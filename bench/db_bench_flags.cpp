@@ -71,6 +71,16 @@ Setter size_flag(std::string_view flag, uint64_t lo, uint64_t hi, size_t Flags::
   };
 }
 
+Setter bool_flag(std::string_view flag, bool Flags::*field) {
+  return [flag, field](Flags& f, std::string_view v) {
+    if (v != "0" && v != "1" && v != "true" && v != "false") {
+      return bad(flag, v, "not a boolean (0, 1, true, false)");
+    }
+    f.*field = v == "1" || v == "true";
+    return Status();
+  };
+}
+
 const std::map<std::string, Setter, std::less<>>& setters() {
   static const std::map<std::string, Setter, std::less<>> table = {
       {"engine",
@@ -140,14 +150,8 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          f.db = std::string(v);
          return Status();
        }},
-      {"keep_db",
-       [](Flags& f, std::string_view v) {
-         if (v != "0" && v != "1" && v != "true" && v != "false") {
-           return bad("keep_db", v, "not a boolean (0, 1, true, false)");
-         }
-         f.keep_db = v == "1" || v == "true";
-         return Status();
-       }},
+      {"keep_db", bool_flag("keep_db", &Flags::keep_db)},
+      {"use_existing_db", bool_flag("use_existing_db", &Flags::use_existing_db)},
   };
   return table;
 }
@@ -196,6 +200,7 @@ Result<Flags> parse_flags(int argc, char** argv, bool* help) {
         fmt::format("--num={} needs keys longer than --key_size={}", flags.num, flags.key_size));
   }
   if (flags.reads == 0) flags.reads = flags.num;
+  if (flags.use_existing_db) flags.keep_db = true;
   return flags;
 }
 
@@ -219,7 +224,8 @@ Usage: db_bench [--name=value ...]
   --num=N             keys (default 1000000)        --reads=N   (default: --num)
   --key_size=16       --value_size=100              --compression_ratio=0.5 (of the values)
   --db=DIR            parent of one directory per engine (default /tmp/weasel_db_bench);
-                      removed at the end unless --keep_db=1
+                      removed at the end unless --keep_db=1; --use_existing_db=1 starts
+                      from what it holds (implies --keep_db=1)
   --cache_size=BYTES  block cache of every engine (default 67108864)
   --block_size=16384  --bloom_bits=10  --compression=lz4 (none, lz4, snappy, zstd; LevelDB
                       1.23 only has snappy, used instead)

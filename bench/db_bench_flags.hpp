@@ -34,6 +34,7 @@ struct Flags {
   uint64_t seed = 301;
   uint64_t seek_nexts = 10;
   bool keep_db = false;
+  bool use_existing_db = false;  // start from what --db holds (profiling reads)
 };
 
 // Parses argv[1..argc); invalid_argument naming the flag on any error. `help` is set when

@@ -26,5 +26,10 @@ const char* compression_name(Compression type);
 
 bool compress(Compression type, int level, std::string_view input, std::string* output);
 Status uncompress(Compression type, std::string_view input, std::string* output);
+// The same in two steps, for callers that own an uninitialized buffer (the block read path,
+// which so skips zero-filling a string): the size the payload announces, then the bytes.
+Result<size_t> uncompressed_size(Compression type, std::string_view input);
+// `size` must be what uncompressed_size() returned for this input.
+Status uncompress_to(Compression type, std::string_view input, char* out, size_t size);
 
 }  // namespace weaseldb::storage
