@@ -3,20 +3,24 @@
 // LevelDB db_bench style lines, the ratios weaseldb/peer and each engine's peak RSS.
 //
 // Each engine runs in a forked child of its own, so its peak RSS (VmHWM) is its own; the
-// child prints its lines and sends its figures to the parent through a pipe. Workloads use
-// the same seeded key sequences for every engine, so they read and write the same keys.
+// parent runs each workload on every engine in turn (see Child), the child prints its lines
+// and sends its figures back through a pipe. Workloads use the same seeded key sequences for
+// every engine, so they read and write the same keys.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "bench/db_bench_engines.hpp"
 #include "bench/db_bench_flags.hpp"
@@ -118,6 +122,18 @@ struct Outcome {
   std::_Exit(1);
 }
 
+bool read_line(int fd, std::string* line) {
+  line->clear();
+  char c;
+  while (true) {
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line->push_back(c);
+  }
+}
+
 class Runner {
  public:
   Runner(const Flags& flags, std::string engine, int report_fd)
@@ -130,10 +146,18 @@ class Runner {
     config_.compression = flags.compression;
   }
 
-  void run_all() {
-    open(!flags_.use_existing_db);
-    std::printf("engine=%s %s\n", engine_name_.c_str(), engine_->describe().c_str());
-    for (size_t i = 0; i < flags_.benchmarks.size(); ++i) run(flags_.benchmarks[i], i);
+  // Runs the workloads the parent names on command_fd, one line each, until end of input;
+  // answers each with its figures on report_fd.
+  void serve(int command_fd) {
+    std::string name;
+    size_t index = 0;
+    while (read_line(command_fd, &name)) {
+      if (engine_ == nullptr) {
+        open(!flags_.use_existing_db);
+        std::printf("engine=%s %s\n", engine_name_.c_str(), engine_->describe().c_str());
+      }
+      run(name, index++);
+    }
     engine_.reset();
     if (!flags_.keep_db) std::filesystem::remove_all(config_.path);
     std::fflush(stdout);
@@ -272,40 +296,79 @@ struct Figures {
 // engine -> workload -> figures
 using Results = std::map<std::string, std::map<std::string, Figures>>;
 
-// Runs one engine in a child; false when it failed.
-bool run_engine(const Flags& flags, const std::string& engine, Results* results) {
-  int fds[2];
-  if (::pipe(fds) != 0) return false;
+// One engine's child process. Children run one at a time: the parent resumes (SIGCONT) the
+// child whose turn it is and stops (SIGSTOP) it once it answered, so an engine's background
+// flushes and compactions never run while another engine is being measured; they resume
+// with their own engine and count in its figures, as if it ran alone.
+struct Child {
+  std::string engine;
+  pid_t pid = -1;
+  int command_fd = -1;
+  int report_fd = -1;
+  bool failed = false;
+};
+
+// `started`: the children forked before, whose pipe ends this one must not inherit (a
+// command pipe would otherwise never reach end of file).
+bool start_child(const Flags& flags, Child* child, const std::vector<Child>& started) {
+  int commands[2], reports[2];
+  if (::pipe(commands) != 0) return false;
+  if (::pipe(reports) != 0) return false;
   std::fflush(stdout);
-  pid_t pid = ::fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    ::close(fds[0]);
-    Runner(flags, engine, fds[1]).run_all();
+  child->pid = ::fork();
+  if (child->pid < 0) return false;
+  if (child->pid == 0) {
+    for (const Child& other : started) {
+      if (other.pid > 0) {
+        ::close(other.command_fd);
+        ::close(other.report_fd);
+      }
+    }
+    ::close(commands[1]);
+    ::close(reports[0]);
+    Runner(flags, child->engine, reports[1]).serve(commands[0]);
     std::_Exit(0);
   }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "db_bench: engine=%s failed (status %d)\n", engine.c_str(), status);
-    return false;
+  ::close(commands[0]);
+  ::close(reports[1]);
+  child->command_fd = commands[1];
+  child->report_fd = reports[0];
+  ::kill(child->pid, SIGSTOP);
+  return true;
+}
+
+// Runs one workload in the child and records its figures; false when the child failed.
+bool run_in_child(Child* child, const std::string& workload, Results* results) {
+  ::kill(child->pid, SIGCONT);
+  std::string command = workload + "\n";
+  bool ok = ::write(child->command_fd, command.data(), command.size()) ==
+            static_cast<ssize_t>(command.size());
+  std::string line;
+  ok = ok && read_line(child->report_fd, &line);
+  ::kill(child->pid, SIGSTOP);
+  char name[64];
+  double ops = 0, micros = 0;
+  unsigned long long kb = 0;
+  if (ok && std::sscanf(line.c_str(), "%63s %lf %lf %llu", name, &ops, &micros, &kb) == 4) {
+    (*results)[child->engine][name] = {ops, kb};
+    return true;
   }
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    char name[64];
-    double ops = 0, micros = 0;
-    unsigned long long kb = 0;
-    if (std::sscanf(text.c_str() + start, "%63s %lf %lf %llu", name, &ops, &micros, &kb) == 4) {
-      (*results)[engine][name] = {ops, kb};
-    }
-    start = end == std::string::npos ? text.size() : end + 1;
+  child->failed = true;
+  return false;
+}
+
+// Ends the child (after its last workload, it closes its database); false if it failed.
+bool finish_child(Child* child) {
+  ::close(child->command_fd);
+  if (child->failed) ::kill(child->pid, SIGKILL);
+  ::kill(child->pid, SIGCONT);
+  int status = 0;
+  ::waitpid(child->pid, &status, 0);
+  ::close(child->report_fd);
+  if (child->failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "db_bench: engine=%s failed (wait status %d)\n", child->engine.c_str(),
+                 status);
+    return false;
   }
   return true;
 }
@@ -365,9 +428,23 @@ int main(int argc, char** argv) {
               "reads %llu, WAL without sync\n",
               f.key_size, f.value_size, f.compression_ratio,
               static_cast<unsigned long long>(f.num), static_cast<unsigned long long>(f.reads));
-  Results results;
+  std::vector<Child> children(f.engines.size());
   bool ok = true;
-  for (const std::string& engine : f.engines) ok = run_engine(f, engine, &results) && ok;
+  for (size_t i = 0; i < children.size(); ++i) {
+    children[i].engine = f.engines[i];
+    if (!start_child(f, &children[i], children)) {
+      std::perror("db_bench: fork");
+      return 1;
+    }
+  }
+  // Workload by workload, engine after engine: noise from the machine hits all alike.
+  Results results;
+  for (const std::string& workload : f.benchmarks) {
+    for (Child& child : children) {
+      if (!child.failed) ok = run_in_child(&child, workload, &results) && ok;
+    }
+  }
+  for (Child& child : children) ok = finish_child(&child) && ok;
   print_summary(f, results);
   return ok ? 0 : 1;
 }

@@ -134,9 +134,19 @@ void BlockIter::corrupt(const char* what) {
 bool BlockIter::decode_header(uint32_t p, uint32_t* shared, uint32_t* non_shared,
                               uint32_t* value_bytes, const char** key_delta) {
   const char* end = data_ + limit_;
-  const char* q = decode_varint32(data_ + p, end, shared);
-  if (q != nullptr) q = decode_varint32(q, end, non_shared);
-  if (q != nullptr) q = decode_varint32(q, end, value_bytes);
+  const char* q = data_ + p;
+  if (end - q >= 3 && ((static_cast<uint8_t>(q[0]) | static_cast<uint8_t>(q[1]) |
+                        static_cast<uint8_t>(q[2])) & 0x80) == 0) {
+    // The common case (short keys and values): three one-byte varints.
+    *shared = static_cast<uint8_t>(q[0]);
+    *non_shared = static_cast<uint8_t>(q[1]);
+    *value_bytes = static_cast<uint8_t>(q[2]);
+    q += 3;
+  } else {
+    q = decode_varint32(q, end, shared);
+    if (q != nullptr) q = decode_varint32(q, end, non_shared);
+    if (q != nullptr) q = decode_varint32(q, end, value_bytes);
+  }
   if (q == nullptr || uint64_t{*non_shared} + *value_bytes > static_cast<uint64_t>(end - q)) {
     corrupt("entry runs past the end of the block");
     return false;
