@@ -61,8 +61,10 @@ class MemTable {
 
  private:
   // Entries: varint32 internal key length | internal key | varint32 value length | value.
+  // Orders entries by internal key; a searched entry is decoded to its internal key once.
   struct EntryComparator {
-    int operator()(const char* a, const char* b) const;
+    std::string_view decode(const char* entry) const;
+    int compare(const char* entry, std::string_view internal_key) const;
   };
   using Table = SkipList<EntryComparator>;
   class Iter;
