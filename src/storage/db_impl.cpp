@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "storage/compression.hpp"
+#include "storage/mapped_file.hpp"
 #include "storage/wal_reader.hpp"
 
 namespace weaseldb::storage {
@@ -261,7 +262,9 @@ Status DBImpl::decode_wal_record(std::string_view record, uint64_t wal_number,
 }
 
 Status DBImpl::start_wal(uint64_t number) {
-  auto file = open_writable_file(wal_path(path_, number));
+  // Mapped: appending a record is a memcpy, not a write() (mapped_file.hpp).
+  auto file = open_mapped_writable_file(wal_path(path_, number));
+  if (!file.ok()) file = open_writable_file(wal_path(path_, number));
   if (!file.ok()) return file.status();
   wal_file_ = std::move(file).value();
   wal_ = std::make_unique<WalWriter>(wal_file_.get());
