@@ -142,6 +142,7 @@ class Runner {
     config_.cache_bytes = flags.cache_size;
     config_.block_bytes = flags.block_size;
     config_.write_buffer_bytes = flags.write_buffer_size;
+    config_.write_buffers = static_cast<int>(flags.max_write_buffer_number);
     config_.bloom_bits = flags.bloom_bits;
     config_.compression = flags.compression;
   }

@@ -51,6 +51,7 @@ class WeaselEngine final : public BenchEngine {
     st::Options options;
     options.durability = st::Durability::kNone;
     options.memtable_bytes = config.write_buffer_bytes;
+    options.max_immutable_memtables = static_cast<size_t>(config.write_buffers - 1);
     options.block_bytes = config.block_bytes;
     options.block_cache_bytes = config.cache_bytes;
     options.bloom_bits_per_key = static_cast<uint32_t>(config.bloom_bits);
@@ -62,9 +63,10 @@ class WeaselEngine final : public BenchEngine {
     auto engine = std::make_unique<WeaselEngine>();
     engine->db_ = std::move(db).value();
     engine->describe_ = fmt::format(
-        "durability=none memtable_bytes={} block_bytes={} block_cache_bytes={} "
-        "bloom_bits_per_key={} compression={}",
-        options.memtable_bytes, options.block_bytes, options.block_cache_bytes,
+        "durability=none memtable_bytes={} max_immutable_memtables={} block_bytes={} "
+        "block_cache_bytes={} bloom_bits_per_key={} compression={}",
+        options.memtable_bytes, options.max_immutable_memtables, options.block_bytes,
+        options.block_cache_bytes,
         options.bloom_bits_per_key, config.compression);
     return std::unique_ptr<BenchEngine>(std::move(engine));
   }
@@ -138,6 +140,7 @@ class RocksEngine final : public BenchEngine {
     rocksdb::Options options;
     options.create_if_missing = true;
     options.write_buffer_size = config.write_buffer_bytes;
+    options.max_write_buffer_number = config.write_buffers;
     Result<rocksdb::CompressionType> compression = rocksdb_compression(config.compression);
     if (!compression.ok()) return compression.status();
     options.compression = compression.value();
@@ -154,9 +157,10 @@ class RocksEngine final : public BenchEngine {
     auto engine = std::make_unique<RocksEngine>();
     engine->db_.reset(db);
     engine->describe_ = fmt::format(
-        "{} write_buffer_size={} block_size={} block_cache={} bloom_bits={} compression={} "
-        "max_background_jobs={}",
-        ROCKSDB_MAJOR * 100 + ROCKSDB_MINOR, options.write_buffer_size, table.block_size,
+        "{}.{} write_buffer_size={} max_write_buffer_number={} block_size={} block_cache={} "
+        "bloom_bits={} compression={} max_background_jobs={}",
+        ROCKSDB_MAJOR, ROCKSDB_MINOR, options.write_buffer_size, options.max_write_buffer_number,
+        table.block_size,
         config.cache_bytes, config.bloom_bits, config.compression, options.max_background_jobs);
     return std::unique_ptr<BenchEngine>(std::move(engine));
   }

@@ -29,6 +29,9 @@ struct EngineConfig {
   size_t cache_bytes = size_t{64} << 20;
   size_t block_bytes = size_t{16} << 10;
   size_t write_buffer_bytes = size_t{64} << 20;
+  // Memtables in memory at once, the active one included (RocksDB's max_write_buffer_number;
+  // WeaselDB's max_immutable_memtables + 1; LevelDB always has 2).
+  int write_buffers = 2;
   int bloom_bits = 10;
   std::string compression = "lz4";  // none, lz4, snappy, zstd
 };

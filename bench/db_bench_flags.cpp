@@ -117,6 +117,8 @@ const std::map<std::string, Setter, std::less<>>& setters() {
       {"write_buffer_size",
        size_flag("write_buffer_size", size_t{64} << 10, uint64_t{1} << 34,
                  &Flags::write_buffer_size)},
+      {"max_write_buffer_number",
+       u64_flag("max_write_buffer_number", 2, 64, &Flags::max_write_buffer_number)},
       {"seed", u64_flag("seed", 0, UINT64_MAX, &Flags::seed)},
       {"seek_nexts", u64_flag("seek_nexts", 0, 1000000, &Flags::seek_nexts)},
       {"bloom_bits",
@@ -230,6 +232,8 @@ Usage: db_bench [--name=value ...]
   --block_size=16384  --bloom_bits=10  --compression=lz4 (none, lz4, snappy, zstd; LevelDB
                       1.23 only has snappy, used instead)
   --write_buffer_size=BYTES   memtable size of every engine (default 67108864)
+  --max_write_buffer_number=2 memtables in memory at once, the active one included (RocksDB's
+                      option; WeaselDB's max_immutable_memtables + 1; LevelDB: always 2)
   --seed=301          --seek_nexts=10
 Writes go through the WAL without fsync (except fillsyncN). Output: one line per engine and
 benchmark, then the ratios weaseldb/peer and each engine's peak RSS (VmHWM).

@@ -29,6 +29,7 @@ struct Flags {
   size_t cache_size = size_t{64} << 20;
   size_t block_size = size_t{16} << 10;
   size_t write_buffer_size = size_t{64} << 20;
+  uint64_t max_write_buffer_number = 2;
   int bloom_bits = 10;
   std::string compression = "lz4";
   uint64_t seed = 301;

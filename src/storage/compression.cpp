@@ -29,8 +29,8 @@ const char* compression_name(Compression type) {
 
 namespace {
 
-bool worth_it(std::string_view input, const std::string& output) {
-  return output.size() < input.size() - input.size() / 8;
+bool worth_it(std::string_view input, size_t output_bytes) {
+  return output_bytes < input.size() - input.size() / 8;
 }
 
 bool compress_lz4(int level, std::string_view input, std::string* output) {
@@ -89,7 +89,25 @@ bool compress(Compression type, int level, std::string_view input, std::string* 
       ok = true;
       break;
   }
-  return ok && worth_it(input, *output);
+  return ok && worth_it(input, output->size());
+}
+
+std::string_view compress_into(Compression type, int level, std::string_view input,
+                               std::string* buffer) {
+  if (type != Compression::kLz4) {
+    return compress(type, level, input, buffer) ? std::string_view(*buffer) : std::string_view();
+  }
+  if (input.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return {};
+  char header[kMaxVarint32Bytes];
+  size_t header_bytes = static_cast<size_t>(put_varint(header, input.size()) - header);
+  int bound = LZ4_compressBound(static_cast<int>(input.size()));
+  size_t needed = header_bytes + static_cast<size_t>(bound);
+  if (buffer->size() < needed) buffer->resize(needed);
+  std::memcpy(buffer->data(), header, header_bytes);
+  int n = LZ4_compress_fast(input.data(), buffer->data() + header_bytes,
+                            static_cast<int>(input.size()), bound, level > 0 ? level : 1);
+  if (n <= 0 || !worth_it(input, header_bytes + static_cast<size_t>(n))) return {};
+  return {buffer->data(), header_bytes + static_cast<size_t>(n)};
 }
 
 Result<size_t> uncompressed_size(Compression type, std::string_view input) {

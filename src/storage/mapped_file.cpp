@@ -42,10 +42,9 @@ class MappedWritableFile final : public WritableFile {
 
   Status sync() override {
     WEASEL_ASSERT(fd_ >= 0);
-    // Pages of earlier chunks were unmapped dirty: fdatasync writes them with the rest.
-    if (base_ != nullptr && ::msync(base_, mapped_bytes_, MS_SYNC) != 0) {
-      return errno_status(errno, "msync", path_);
-    }
+    // Linux tracks pages dirtied through a shared mapping in the page cache (write faults
+    // mark them), so fdatasync writes them like any other; an msync(MS_SYNC) first would be
+    // a second fsync of the range, and a second cache flush of the device.
     if (::fdatasync(fd_) != 0) return errno_status(errno, "fdatasync", path_);
     return {};
   }

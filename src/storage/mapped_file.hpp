@@ -5,7 +5,8 @@
 // cost ~0.85 us on the benchmark machine, more than inserting into the memtable.
 //
 // Contract (WritableFile's, with these specifics)
-// - flush() has nothing to do; sync() makes every appended byte durable (msync, fdatasync).
+// - flush() has nothing to do; sync() makes every appended byte durable (fdatasync, which on
+//   Linux covers pages written through the mapping).
 // - The file grows in chunks of `chunk_bytes` reserved with fallocate, so that a full disk is
 //   an error returned by append() (resource_exhausted), never a SIGBUS on a page fault;
 //   the first chunk is mapped by open, so a filesystem without fallocate or mmap fails there

@@ -36,8 +36,7 @@ int MemTable::EntryComparator::compare(const char* entry, std::string_view inter
 }
 
 MemTable::MemTable()
-    : arena_(size_t{64} << 10),
-      points_(EntryComparator{}, &arena_),
+    : points_(EntryComparator{}, &arena_),
       tombstones_(EntryComparator{}, &arena_) {}
 
 void MemTable::add(SequenceNumber sequence, ValueType type, std::string_view key,

@@ -24,9 +24,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/arena.hpp"
 #include "storage/internal_iterator.hpp"
 #include "storage/internal_key.hpp"
+#include "storage/memtable_arena.hpp"
 #include "storage/skiplist.hpp"
 
 namespace weaseldb::storage {
@@ -69,7 +69,7 @@ class MemTable {
   using Table = SkipList<EntryComparator>;
   class Iter;
 
-  weasel::Arena arena_;
+  MemTableArena arena_;
   Table points_;
   Table tombstones_;
   std::atomic<size_t> memory_bytes_{0};

@@ -11,7 +11,7 @@
 //   unique because each write has its own sequence number.
 // - Heights come from a fixed-seed generator, so runs are reproducible.
 //
-// Ownership: nodes live in the borrowed Arena (which must outlive the list) and die with it;
+// Ownership: nodes live in the borrowed MemTableArena (which must outlive the list) and die with it;
 // entries are borrowed too.
 // Comparator: `Key decode(const char* entry) const` (the searched entry, decoded once per
 // search rather than once per comparison) and `int compare(const char* entry, const Key& key)
@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "core/arena.hpp"
+#include "storage/memtable_arena.hpp"
 #include "core/assert.hpp"
 
 namespace weaseldb::storage {
@@ -34,7 +34,7 @@ class SkipList {
  public:
   static constexpr int kMaxHeight = 12;
 
-  SkipList(Comparator compare, weasel::Arena* arena)
+  SkipList(Comparator compare, MemTableArena* arena)
       : compare_(compare), arena_(arena), head_(new_node(nullptr, kMaxHeight)) {
     for (int i = 0; i < kMaxHeight; ++i) head_->set_next(i, nullptr);
   }
@@ -186,7 +186,7 @@ class SkipList {
   }
 
   Comparator compare_;
-  weasel::Arena* arena_;
+  MemTableArena* arena_;
   Node* head_;
   std::atomic<int> max_height_{1};
   uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
