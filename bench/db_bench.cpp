@@ -146,6 +146,7 @@ class Runner {
     config_.write_buffers = static_cast<int>(flags.max_write_buffer_number);
     config_.bloom_bits = flags.bloom_bits;
     config_.compression = flags.compression;
+    config_.verify_checksums = flags.verify_checksum;
   }
 
   // Runs the workloads the parent names on command_fd, one line each, until end of input;

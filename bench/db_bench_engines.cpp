@@ -62,6 +62,7 @@ class WeaselEngine final : public BenchEngine {
     if (!db.ok()) return db.status();
     auto engine = std::make_unique<WeaselEngine>();
     engine->db_ = std::move(db).value();
+    engine->read_options_.verify_checksums = config.verify_checksums;
     engine->describe_ = fmt::format(
         "durability=none memtable_bytes={} max_immutable_memtables={} block_bytes={} "
         "block_cache_bytes={} bloom_bits_per_key={} compression={}",
@@ -79,14 +80,14 @@ class WeaselEngine final : public BenchEngine {
   }
 
   Status get(std::string_view key, std::string* value, bool* found) override {
-    Status s = db_->get(weaseldb::storage::ReadOptions(), key, value);
+    Status s = db_->get(read_options_, key, value);
     *found = s.ok();
     if (s.code() == StatusCode::kNotFound) return {};
     return s;
   }
 
   std::unique_ptr<BenchIterator> new_iterator() override {
-    return std::make_unique<WeaselIterator>(db_->new_iterator(weaseldb::storage::ReadOptions()));
+    return std::make_unique<WeaselIterator>(db_->new_iterator(read_options_));
   }
 
   Status compact_all() override {
@@ -99,6 +100,7 @@ class WeaselEngine final : public BenchEngine {
 
  private:
   std::unique_ptr<weaseldb::storage::DB> db_;
+  weaseldb::storage::ReadOptions read_options_;
   std::string describe_;
 };
 
@@ -156,6 +158,7 @@ class RocksEngine final : public BenchEngine {
     if (!s.ok()) return s;
     auto engine = std::make_unique<RocksEngine>();
     engine->db_.reset(db);
+    engine->read_options_.verify_checksums = config.verify_checksums;
     engine->describe_ = fmt::format(
         "{}.{} write_buffer_size={} max_write_buffer_number={} block_size={} block_cache={} "
         "bloom_bits={} compression={} max_background_jobs={}",
@@ -172,14 +175,14 @@ class RocksEngine final : public BenchEngine {
   }
 
   Status get(std::string_view key, std::string* value, bool* found) override {
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), slice(key), value);
+    rocksdb::Status s = db_->Get(read_options_, slice(key), value);
     *found = s.ok();
     if (s.IsNotFound()) return {};
     return from_rocksdb(s);
   }
 
   std::unique_ptr<BenchIterator> new_iterator() override {
-    return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
+    return std::make_unique<RocksIterator>(db_->NewIterator(read_options_));
   }
 
   Status compact_all() override {
@@ -191,6 +194,7 @@ class RocksEngine final : public BenchEngine {
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ReadOptions read_options_;
   std::string describe_;
 };
 
@@ -244,6 +248,7 @@ class LevelEngine final : public BenchEngine {
     Status s = from_leveldb(leveldb::DB::Open(options, config.path, &db));
     if (!s.ok()) return s;
     engine->db_.reset(db);
+    engine->read_options_.verify_checksums = config.verify_checksums;
     engine->describe_ = fmt::format(
         "1.23 write_buffer_size={} block_size={} block_cache={} bloom_bits={} compression={}{}",
         options.write_buffer_size, options.block_size, config.cache_bytes, config.bloom_bits,
@@ -261,14 +266,14 @@ class LevelEngine final : public BenchEngine {
   }
 
   Status get(std::string_view key, std::string* value, bool* found) override {
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), lslice(key), value);
+    leveldb::Status s = db_->Get(read_options_, lslice(key), value);
     *found = s.ok();
     if (s.IsNotFound()) return {};
     return from_leveldb(s);
   }
 
   std::unique_ptr<BenchIterator> new_iterator() override {
-    return std::make_unique<LevelIterator>(db_->NewIterator(leveldb::ReadOptions()));
+    return std::make_unique<LevelIterator>(db_->NewIterator(read_options_));
   }
 
   Status compact_all() override {
@@ -283,6 +288,7 @@ class LevelEngine final : public BenchEngine {
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;
+  leveldb::ReadOptions read_options_;
   std::string describe_;
 };
 

@@ -34,6 +34,9 @@ struct EngineConfig {
   int write_buffers = 2;
   int bloom_bits = 10;
   std::string compression = "lz4";  // none, lz4, snappy, zstd
+  // Block checksums checked on every read (RocksDB's and WeaselDB's default; LevelDB's is
+  // off, so it is set explicitly for all three).
+  bool verify_checksums = true;
 };
 
 class BenchIterator {

@@ -153,6 +153,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          return Status();
        }},
       {"keep_db", bool_flag("keep_db", &Flags::keep_db)},
+      {"verify_checksum", bool_flag("verify_checksum", &Flags::verify_checksum)},
       {"use_existing_db", bool_flag("use_existing_db", &Flags::use_existing_db)},
   };
   return table;
@@ -235,6 +236,8 @@ Usage: db_bench [--name=value ...]
   --max_write_buffer_number=2 memtables in memory at once, the active one included (RocksDB's
                       option; WeaselDB's max_immutable_memtables + 1; LevelDB: always 2)
   --seed=301          --seek_nexts=10
+  --verify_checksum=1 check block checksums on reads, in every engine (LevelDB's own default
+                      is off)
 Writes go through the WAL without fsync (except fillsyncN). Output: one line per engine and
 benchmark, then the ratios weaseldb/peer and each engine's peak RSS (VmHWM).
 )";

@@ -35,6 +35,7 @@ struct Flags {
   uint64_t seed = 301;
   uint64_t seek_nexts = 10;
   bool keep_db = false;
+  bool verify_checksum = true;
   bool use_existing_db = false;  // start from what --db holds (profiling reads)
 };
 
