@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_pkgs=(cmake ninja-build g++ gperf pkg-config
   libsimdjson-dev libtoml11-dev libspdlog-dev libfmt-dev doctest-dev libbenchmark-dev
-  libxxhash-dev nlohmann-json3-dev rapidjson-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev)
+  libxxhash-dev nlohmann-json3-dev rapidjson-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev
+  librocksdb-dev libleveldb-dev)  # the last two: linked only into bench/db_bench
 test_pkgs=(clang libclang-rt-14-dev libhttp-parser-dev python3 python3-pytest python3-requests
   prometheus curl chromium)
 bench_pkgs=(nginx wrk etcd-server etcd-client redis-server strace liburing-dev)

@@ -10,8 +10,10 @@
 // - Keys are internal keys: an entry whose key is shorter than the 8-byte trailer is
 //   corruption. Iterators compare with compare_internal_keys.
 //
-// Ownership: a Block owns its bytes. Iterators share ownership of the block (shared_ptr), so
-// the views they return stay valid while the iterator lives and does not move.
+// Ownership: a Block owns its bytes. Iterators from new_iterator() share ownership of the
+// block (shared_ptr), so the views they return stay valid while the iterator lives and does
+// not move. A BlockIter made directly borrows the block, which must outlive it (point reads
+// keep it on the stack next to the shared_ptr that pins the block: no allocation).
 
 #include <cstdint>
 #include <memory>
@@ -22,24 +24,88 @@
 
 namespace weaseldb::storage {
 
+// A block's bytes in a heap buffer that is not zero-filled when allocated: the read path
+// reads and decompresses straight into it.
+struct BlockBytes {
+  std::unique_ptr<char[]> data;
+  size_t size = 0;
+
+  static BlockBytes allocate(size_t n) { return {std::make_unique_for_overwrite<char[]>(n), n}; }
+  std::string_view view() const { return {data.get(), size}; }
+};
+
 class Block : public std::enable_shared_from_this<Block> {
  public:
-  static Result<std::shared_ptr<const Block>> parse(std::string contents);
+  static Result<std::shared_ptr<const Block>> parse(BlockBytes contents);
+  // Copies `contents` (metadata blocks, tests).
+  static Result<std::shared_ptr<const Block>> parse(std::string_view contents);
 
   std::unique_ptr<InternalIterator> new_iterator() const;
-  size_t size() const { return contents_.size(); }
+  size_t size() const { return contents_.size; }
   uint32_t restart_count() const { return restart_count_; }
 
  private:
-  class Iter;
-  Block(std::string contents, uint32_t restarts_offset, uint32_t restart_count)
+  friend class BlockIter;
+  Block(BlockBytes contents, uint32_t restarts_offset, uint32_t restart_count)
       : contents_(std::move(contents)),
         restarts_offset_(restarts_offset),
         restart_count_(restart_count) {}
 
-  std::string contents_;
+  BlockBytes contents_;
   uint32_t restarts_offset_;  // where the restart array begins: the end of the entries
   uint32_t restart_count_;
+};
+
+// Iterates one block (contract of InternalIterator). Final, so that code holding a BlockIter
+// calls it directly.
+class BlockIter final : public InternalIterator {
+ public:
+  // Borrows `block`, which must outlive the iterator.
+  explicit BlockIter(const Block& block);
+  // Shares ownership of `block`.
+  explicit BlockIter(std::shared_ptr<const Block> block);
+  BlockIter(const BlockIter&) = delete;
+  BlockIter& operator=(const BlockIter&) = delete;
+
+  bool valid() const override { return current_ < limit_ && status_.ok(); }
+  Status status() const override { return status_; }
+  std::string_view key() const override;
+  std::string_view value() const override;
+  void seek_to_first() override;
+  void seek_to_last() override;
+  void next() override;
+  void prev() override;
+  void seek(std::string_view target) override;
+
+ private:
+  static constexpr uint32_t kInlineKeyBytes = 64;
+
+  uint32_t restart_point(uint32_t index) const;
+  void seek_to_restart(uint32_t index);
+  void corrupt(const char* what);
+  bool decode_header(uint32_t p, uint32_t* shared, uint32_t* non_shared, uint32_t* value_bytes,
+                     const char** key_delta);
+  bool parse_next();
+  bool restart_key(uint32_t index, std::string_view* key);
+  // Makes room for a key of `size` bytes, keeping the first key_size_ bytes.
+  void reserve_key(size_t size);
+
+  std::shared_ptr<const Block> owner_;  // null when borrowing
+  const char* data_;
+  uint32_t limit_;
+  uint32_t restart_count_;
+  uint32_t current_;  // offset of the current entry; limit_ when not valid
+  uint32_t next_;     // offset of the entry after it
+  uint32_t restart_index_ = 0;
+  // The current key: prefix-compressed entries rebuild it in place. Inline for short keys,
+  // so that walking a block allocates nothing.
+  char* key_ = inline_key_;
+  uint32_t key_size_ = 0;
+  uint32_t key_capacity_ = kInlineKeyBytes;
+  std::unique_ptr<char[]> heap_key_;
+  std::string_view value_;
+  Status status_;
+  char inline_key_[kInlineKeyBytes];
 };
 
 }  // namespace weaseldb::storage

@@ -226,7 +226,12 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
     current->builder().add(merged->key(), merged->value());
   }
   if (!merged->status().ok()) return fail(merged->status());
-  if (!current && !kept.empty()) {  // only tombstones survive
+  // Only tombstones survive past the last cut: a file for them, if any reaches past it (a
+  // file with nothing in it would have no key range).
+  bool tombstones_left = std::any_of(kept.begin(), kept.end(), [&](const Tombstone& t) {
+    return !lower || t.end > *lower;
+  });
+  if (!current && tombstones_left) {
     current = std::make_unique<OutputFile>(sink);
     s = current->open();
     if (!s.ok()) return fail(s);

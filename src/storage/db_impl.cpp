@@ -273,7 +273,8 @@ Status DBImpl::decode_wal_record(std::string_view record, uint64_t wal_number,
 }
 
 Status DBImpl::start_wal(uint64_t number) {
-  auto file = fs_->new_writable_file(wal_path(path_, number));
+  // Mapped by the OS file system: appending a record is a memcpy, not a write().
+  auto file = fs_->new_log_file(wal_path(path_, number));
   if (!file.ok()) return file.status();
   wal_file_ = std::move(file).value();
   wal_ = std::make_unique<WalWriter>(wal_file_.get());

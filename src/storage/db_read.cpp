@@ -192,7 +192,7 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   }
   for (const auto& level : state->deeper) {
     for (const LiveTable& file : level) add_tombstones(*file.table);
-    children.push_back(new_level_iterator(level, block_options(options)));
+    children.push_back(new_level_iterator(state, &level, block_options(options)));
   }
   tombstones.finish();
   auto pin = std::make_shared<IteratorPin>(state, live_iterators_);

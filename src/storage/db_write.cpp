@@ -21,16 +21,25 @@ namespace {
 
 constexpr size_t kMaxGroupBytes = size_t{1} << 20;
 
+// A scratch batch per thread for single-key writes, so that put() and del() allocate
+// nothing once warm; one that grew past kMaxGroupBytes is let go rather than kept.
+WriteBatch& scratch_batch() {
+  thread_local WriteBatch batch;
+  if (batch.byte_size() > kMaxGroupBytes) batch = WriteBatch();
+  batch.clear();
+  return batch;
+}
+
 }  // namespace
 
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
-  WriteBatch batch;
+  WriteBatch& batch = scratch_batch();
   batch.put(key, value);
   return write(options, batch);
 }
 
 Status DBImpl::del(const WriteOptions& options, std::string_view key) {
-  WriteBatch batch;
+  WriteBatch& batch = scratch_batch();
   batch.del(key);
   return write(options, batch);
 }
@@ -132,9 +141,18 @@ Status DBImpl::log_and_apply(bool sync) {
   uint64_t logged = 0;
   for (Writer* g : group_) {
     if (!g->status.ok()) continue;
-    record_.assign(g->batch->rep());
-    put_fixed64(record_.data(), g->assigned);
-    std::string_view encoded = encode_wal_record(record_, wal_number_);
+    std::string_view encoded;
+    if (cipher_ == nullptr) {
+      // One copy: the kind byte, then the batch with its sequence stamped in place.
+      sealed_.assign(1, static_cast<char>(kWalPlain));
+      sealed_.append(g->batch->rep());
+      put_fixed64(sealed_.data() + 1, g->assigned);
+      encoded = sealed_;
+    } else {
+      record_.assign(g->batch->rep());
+      put_fixed64(record_.data(), g->assigned);
+      encoded = encode_wal_record(record_, wal_number_);
+    }
     s = wal_->add_record(encoded);
     if (!s.ok()) return s;
     logged += encoded.size();

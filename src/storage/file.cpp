@@ -1,4 +1,5 @@
 #include "storage/file.hpp"
+#include "storage/mapped_file.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -256,6 +257,10 @@ class PosixFileSystem final : public FileSystem {
  public:
   Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) override {
     return open_writable_file(path);
+  }
+  Result<std::unique_ptr<WritableFile>> new_log_file(const std::string& path) override {
+    auto mapped = open_mapped_writable_file(path);
+    return mapped.ok() ? std::move(mapped) : open_writable_file(path);
   }
   Result<std::unique_ptr<SequentialFile>> new_sequential_file(const std::string& path) override {
     return open_sequential_file(path);

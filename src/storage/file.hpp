@@ -131,6 +131,12 @@ class FileSystem {
  public:
   virtual ~FileSystem() = default;
   virtual Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) = 0;
+  // A file for the WAL: appended in small records and synced by the write path. The OS file
+  // system maps it (an append is a memcpy; see mapped_file.hpp); by default it is an ordinary
+  // writable file, so a test file system sees WAL writes like any other.
+  virtual Result<std::unique_ptr<WritableFile>> new_log_file(const std::string& path) {
+    return new_writable_file(path);
+  }
   virtual Result<std::unique_ptr<SequentialFile>> new_sequential_file(
       const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(

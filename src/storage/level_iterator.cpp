@@ -19,8 +19,9 @@ bool ends_at_or_after(const LiveTable& file, std::string_view user_key) {
 
 class LevelIterator final : public InternalIterator {
  public:
-  LevelIterator(std::vector<LiveTable> files, const BlockReadOptions& options)
-      : files_(std::move(files)), options_(options) {}
+  LevelIterator(std::shared_ptr<const void> owner, const std::vector<LiveTable>* files,
+                const BlockReadOptions& options)
+      : owner_(std::move(owner)), files_(*files), options_(options) {}
 
   bool valid() const override { return it_ != nullptr && it_->valid(); }
   std::string_view key() const override { return it_->key(); }
@@ -77,7 +78,8 @@ class LevelIterator final : public InternalIterator {
     }
   }
 
-  std::vector<LiveTable> files_;
+  std::shared_ptr<const void> owner_;  // keeps files_ alive
+  const std::vector<LiveTable>& files_;
   BlockReadOptions options_;
   size_t index_ = 0;
   std::unique_ptr<InternalIterator> it_;  // null when past either end
@@ -85,9 +87,10 @@ class LevelIterator final : public InternalIterator {
 
 }  // namespace
 
-std::unique_ptr<InternalIterator> new_level_iterator(std::vector<LiveTable> files,
+std::unique_ptr<InternalIterator> new_level_iterator(std::shared_ptr<const void> owner,
+                                                     const std::vector<LiveTable>* files,
                                                      const BlockReadOptions& options) {
-  return std::make_unique<LevelIterator>(std::move(files), options);
+  return std::make_unique<LevelIterator>(std::move(owner), files, options);
 }
 
 const LiveTable* find_level_file(const std::vector<LiveTable>& files, std::string_view user_key) {

@@ -7,7 +7,8 @@
 // internal keys bound their contents (a largest key may be a range tombstone's end sentinel,
 // which sorts before every real entry of its user key, so seeks land in the right file).
 //
-// Ownership: shares ownership of the tables.
+// Ownership: borrows `files`, which `owner` keeps alive (the read state holding the level), so
+// that creating an iterator copies no file list.
 
 #include <memory>
 #include <vector>
@@ -17,7 +18,8 @@
 
 namespace weaseldb::storage {
 
-std::unique_ptr<InternalIterator> new_level_iterator(std::vector<LiveTable> files,
+std::unique_ptr<InternalIterator> new_level_iterator(std::shared_ptr<const void> owner,
+                                                     const std::vector<LiveTable>* files,
                                                      const BlockReadOptions& options);
 
 // The file of a sorted, disjoint level that may hold user_key, or nullptr.

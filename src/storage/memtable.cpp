@@ -7,7 +7,10 @@ namespace weaseldb::storage {
 namespace {
 
 // The length-prefixed internal key at the start of an entry.
-std::string_view entry_key(const char* entry) {
+inline std::string_view entry_key(const char* entry) {
+  // Keys under 128 bytes (nearly all) have a one-byte length: the skiplist decodes one per
+  // comparison.
+  if (static_cast<uint8_t>(entry[0]) < 0x80) return {entry + 1, static_cast<uint8_t>(entry[0])};
   uint32_t length = 0;
   const char* p = decode_varint32(entry, entry + kMaxVarint32Bytes, &length);
   WEASEL_ASSERT(p != nullptr);
@@ -24,13 +27,16 @@ std::string_view entry_value(std::string_view key) {
 
 }  // namespace
 
-int MemTable::EntryComparator::operator()(const char* a, const char* b) const {
-  return compare_internal_keys(entry_key(a), entry_key(b));
+std::string_view MemTable::EntryComparator::decode(const char* entry) const {
+  return entry_key(entry);
+}
+
+int MemTable::EntryComparator::compare(const char* entry, std::string_view internal_key) const {
+  return compare_internal_keys(entry_key(entry), internal_key);
 }
 
 MemTable::MemTable()
-    : arena_(size_t{64} << 10),
-      points_(EntryComparator{}, &arena_),
+    : points_(EntryComparator{}, &arena_),
       tombstones_(EntryComparator{}, &arena_) {}
 
 void MemTable::add(SequenceNumber sequence, ValueType type, std::string_view key,

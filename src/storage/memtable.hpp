@@ -24,9 +24,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/arena.hpp"
 #include "storage/internal_iterator.hpp"
 #include "storage/internal_key.hpp"
+#include "storage/memtable_arena.hpp"
 #include "storage/skiplist.hpp"
 
 namespace weaseldb::storage {
@@ -61,13 +61,15 @@ class MemTable {
 
  private:
   // Entries: varint32 internal key length | internal key | varint32 value length | value.
+  // Orders entries by internal key; a searched entry is decoded to its internal key once.
   struct EntryComparator {
-    int operator()(const char* a, const char* b) const;
+    std::string_view decode(const char* entry) const;
+    int compare(const char* entry, std::string_view internal_key) const;
   };
   using Table = SkipList<EntryComparator>;
   class Iter;
 
-  weasel::Arena arena_;
+  MemTableArena arena_;
   Table points_;
   Table tombstones_;
   std::atomic<size_t> memory_bytes_{0};

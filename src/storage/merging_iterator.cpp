@@ -10,7 +10,9 @@ namespace {
 class MergingIterator final : public InternalIterator {
  public:
   explicit MergingIterator(std::vector<std::unique_ptr<InternalIterator>> children)
-      : children_(std::move(children)) {}
+      : children_(std::move(children)) {
+    heap_.reserve(children_.size());
+  }
 
   bool valid() const override { return current_ != nullptr; }
   std::string_view key() const override {
@@ -26,17 +28,17 @@ class MergingIterator final : public InternalIterator {
   void seek_to_first() override {
     for (auto& child : children_) child->seek_to_first();
     forward_ = true;
-    find_smallest();
+    rebuild();
   }
   void seek_to_last() override {
     for (auto& child : children_) child->seek_to_last();
     forward_ = false;
-    find_largest();
+    rebuild();
   }
   void seek(std::string_view target) override {
     for (auto& child : children_) child->seek(target);
     forward_ = true;
-    find_smallest();
+    rebuild();
   }
 
   void next() override {
@@ -50,9 +52,12 @@ class MergingIterator final : public InternalIterator {
         if (child->valid() && compare_internal_keys(child->key(), key) == 0) child->next();
       }
       forward_ = true;
+      current_->next();
+      rebuild();
+      return;
     }
     current_->next();
-    find_smallest();
+    top_moved();
   }
 
   void prev() override {
@@ -70,32 +75,70 @@ class MergingIterator final : public InternalIterator {
         }
       }
       forward_ = false;
+      current_->prev();
+      rebuild();
+      return;
     }
     current_->prev();
-    find_largest();
+    top_moved();
   }
 
  private:
-  // Picks the child with the smallest (sign -1) or largest (sign 1) key. A child that stopped
-  // on an error stops the merge: skipping it would silently hide its entries.
-  void pick(int sign) {
-    current_ = nullptr;
+  // Whether a's entry comes out before b's in the current direction.
+  bool before(const InternalIterator* a, const InternalIterator* b) const {
+    int c = compare_internal_keys(a->key(), b->key());
+    return forward_ ? c < 0 : c > 0;
+  }
+
+  void sift_down(size_t i) {
+    size_t n = heap_.size();
+    InternalIterator* moving = heap_[i];
+    while (true) {
+      size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
+      if (!before(heap_[child], moving)) break;
+      heap_[i] = heap_[child];
+      i = child;
+    }
+    heap_[i] = moving;
+  }
+
+  // A child that stopped on an error stops the merge: skipping it would silently hide its
+  // entries.
+  void rebuild() {
+    heap_.clear();
     status_ = {};
     for (auto& child : children_) {
-      if (!child->valid()) {
-        if (status_.ok()) status_ = child->status();
-        continue;
-      }
-      if (current_ == nullptr || sign * compare_internal_keys(child->key(), current_->key()) > 0) {
-        current_ = child.get();
+      if (child->valid()) {
+        heap_.push_back(child.get());
+      } else if (status_.ok()) {
+        status_ = child->status();
       }
     }
-    if (!status_.ok()) current_ = nullptr;
+    if (!status_.ok()) heap_.clear();
+    for (size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
+    current_ = heap_.empty() ? nullptr : heap_[0];
   }
-  void find_smallest() { pick(-1); }
-  void find_largest() { pick(1); }
+
+  // The top child (current_) moved one step in the current direction.
+  void top_moved() {
+    WEASEL_ASSERT(!heap_.empty() && heap_[0] == current_);
+    if (current_->valid()) {
+      sift_down(0);
+    } else if (!current_->status().ok()) {
+      status_ = current_->status();
+      heap_.clear();
+    } else {
+      heap_[0] = heap_.back();
+      heap_.pop_back();
+      if (!heap_.empty()) sift_down(0);
+    }
+    current_ = heap_.empty() ? nullptr : heap_[0];
+  }
 
   std::vector<std::unique_ptr<InternalIterator>> children_;
+  std::vector<InternalIterator*> heap_;  // the valid children; heap_[0] is current_
   InternalIterator* current_ = nullptr;
   bool forward_ = true;
   Status status_;

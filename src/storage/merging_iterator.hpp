@@ -5,8 +5,9 @@
 //
 // Contract: children hold disjoint internal keys (each write has its own sequence number), so
 // ties never happen. The first child error stops the walk and is reported by status().
-// Children are compared linearly: the engine merges a handful of sources (memtables and
-// L0 files; one iterator per deeper level).
+// The valid children sit in a binary heap ordered by their current key (a min-heap going
+// forward, a max-heap going backward), so a step costs O(log children) comparisons however
+// many memtables and L0 files a read merges; the heap is allocated once, at construction.
 //
 // Ownership: owns its children.
 

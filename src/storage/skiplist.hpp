@@ -11,14 +11,18 @@
 //   unique because each write has its own sequence number.
 // - Heights come from a fixed-seed generator, so runs are reproducible.
 //
-// Ownership: nodes live in the borrowed Arena (which must outlive the list) and die with it;
-// entries are borrowed too. Comparator: int operator()(const char*, const char*) const.
+// Ownership: nodes live in the borrowed MemTableArena (which must outlive the list) and die with it;
+// entries are borrowed too.
+// Comparator: `Key decode(const char* entry) const` (the searched entry, decoded once per
+// search rather than once per comparison) and `int compare(const char* entry, const Key& key)
+// const` (<0, 0, >0 as entry orders before, equal to, after key).
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
-#include "core/arena.hpp"
+#include "storage/memtable_arena.hpp"
 #include "core/assert.hpp"
 
 namespace weaseldb::storage {
@@ -30,7 +34,7 @@ class SkipList {
  public:
   static constexpr int kMaxHeight = 12;
 
-  SkipList(Comparator compare, weasel::Arena* arena)
+  SkipList(Comparator compare, MemTableArena* arena)
       : compare_(compare), arena_(arena), head_(new_node(nullptr, kMaxHeight)) {
     for (int i = 0; i < kMaxHeight; ++i) head_->set_next(i, nullptr);
   }
@@ -39,8 +43,9 @@ class SkipList {
 
   void insert(const char* entry) {
     Node* prev[kMaxHeight];
-    Node* x = find_greater_or_equal(entry, prev);
-    WEASEL_ASSERT(x == nullptr || compare_(entry, x->entry) != 0);
+    auto key = compare_.decode(entry);
+    Node* x = find_greater_or_equal(key, prev);
+    WEASEL_ASSERT(x == nullptr || compare_.compare(x->entry, key) != 0);
     int height = random_height();
     int max_height = max_height_.load(std::memory_order_relaxed);
     if (height > max_height) {
@@ -57,8 +62,9 @@ class SkipList {
   }
 
   bool contains(const char* entry) const {
-    Node* x = find_greater_or_equal(entry, nullptr);
-    return x != nullptr && compare_(entry, x->entry) == 0;
+    auto key = compare_.decode(entry);
+    Node* x = find_greater_or_equal(key, nullptr);
+    return x != nullptr && compare_.compare(x->entry, key) == 0;
   }
 
   class Iterator {
@@ -75,10 +81,12 @@ class SkipList {
     }
     void prev() {
       WEASEL_ASSERT(valid());
-      node_ = list_->find_less_than(node_->entry);
+      node_ = list_->find_less_than(list_->compare_.decode(node_->entry));
       if (node_ == list_->head_) node_ = nullptr;
     }
-    void seek(const char* target) { node_ = list_->find_greater_or_equal(target, nullptr); }
+    void seek(const char* target) {
+      node_ = list_->find_greater_or_equal(list_->compare_.decode(target), nullptr);
+    }
     void seek_to_first() { node_ = list_->head_->next(0); }
     void seek_to_last() {
       node_ = list_->find_last();
@@ -128,19 +136,19 @@ class SkipList {
     return height;
   }
 
-  bool after_node(const char* entry, Node* n) const {
-    return n != nullptr && compare_(n->entry, entry) < 0;
-  }
+  using Key = decltype(std::declval<const Comparator&>().decode(nullptr));
 
-  // The first node >= entry (nullptr if none); fills prev[level] with the last node < entry.
-  Node* find_greater_or_equal(const char* entry, Node** prev) const {
+  // The first node >= key (nullptr if none); fills prev[level] with the last node < key.
+  Node* find_greater_or_equal(const Key& key, Node** prev) const {
     Node* x = head_;
     int level = max_height_.load(std::memory_order_relaxed) - 1;
+    Node* known_not_before = nullptr;  // a node already found >= key: no need to compare again
     while (true) {
       Node* next = x->next(level);
-      if (after_node(entry, next)) {
+      if (next != nullptr && next != known_not_before && compare_.compare(next->entry, key) < 0) {
         x = next;
       } else {
+        known_not_before = next;
         if (prev != nullptr) prev[level] = x;
         if (level == 0) return next;
         --level;
@@ -148,13 +156,13 @@ class SkipList {
     }
   }
 
-  // The last node < entry, or head_.
-  Node* find_less_than(const char* entry) const {
+  // The last node < key, or head_.
+  Node* find_less_than(const Key& key) const {
     Node* x = head_;
     int level = max_height_.load(std::memory_order_relaxed) - 1;
     while (true) {
       Node* next = x->next(level);
-      if (next != nullptr && compare_(next->entry, entry) < 0) {
+      if (next != nullptr && compare_.compare(next->entry, key) < 0) {
         x = next;
       } else {
         if (level == 0) return x;
@@ -178,7 +186,7 @@ class SkipList {
   }
 
   Comparator compare_;
-  weasel::Arena* arena_;
+  MemTableArena* arena_;
   Node* head_;
   std::atomic<int> max_height_{1};
   uint64_t rng_ = 0x9E3779B97F4A7C15ULL;

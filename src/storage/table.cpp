@@ -1,5 +1,7 @@
 #include "storage/table.hpp"
 
+#include <optional>
+
 #include "core/assert.hpp"
 #include "storage/bloom.hpp"
 
@@ -120,7 +122,7 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
     lease = std::move(leased).value();
     file = lease.get();
   }
-  Result<std::string> bytes = read_block(source(file), handle, options.verify_checksums);
+  Result<BlockBytes> bytes = read_block_bytes(source(file), handle, options.verify_checksums);
   if (!bytes.ok()) return bytes.status();
   const auto& counter = options.for_compaction ? context_.compaction_bytes_read : context_.bytes_read;
   if (counter) counter->fetch_add(handle.size + kBlockTrailerBytes, std::memory_order_relaxed);
@@ -139,29 +141,30 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
 Result<LookupResult> Table::get(const LookupKey& key, const BlockReadOptions& options,
                                 std::string* value) const {
   if (!may_contain(key.user_key())) return LookupResult{};
-  auto index = index_->new_iterator();
-  index->seek(key.internal_key());
-  if (!index->valid()) {
-    if (!index->status().ok()) return Status::corruption(name_ + ": " + index->status().message());
+  // Iterators on the stack over blocks this call pins: a point read allocates nothing here.
+  BlockIter index(*index_);
+  index.seek(key.internal_key());
+  if (!index.valid()) {
+    if (!index.status().ok()) return Status::corruption(name_ + ": " + index.status().message());
     return LookupResult{};
   }
-  Result<std::shared_ptr<const Block>> block = read_data_block(index->value(), options);
+  Result<std::shared_ptr<const Block>> block = read_data_block(index.value(), options);
   if (!block.ok()) return block.status();
-  auto it = block.value()->new_iterator();
-  it->seek(key.internal_key());
-  if (!it->valid()) {
-    if (!it->status().ok()) return Status::corruption(name_ + ": " + it->status().message());
+  BlockIter it(*block.value());
+  it.seek(key.internal_key());
+  if (!it.valid()) {
+    if (!it.status().ok()) return Status::corruption(name_ + ": " + it.status().message());
     return LookupResult{};
   }
   ParsedInternalKey found;
-  if (!parse_internal_key(it->key(), &found) || found.type == ValueType::kRangeDeletion) {
+  if (!parse_internal_key(it.key(), &found) || found.type == ValueType::kRangeDeletion) {
     return Status::corruption(name_ + ": bad internal key in a data block");
   }
   if (found.user_key != key.user_key()) return LookupResult{};
   if (found.type == ValueType::kDeletion) {
     return LookupResult{LookupResult::Kind::kDeleted, found.sequence};
   }
-  value->assign(it->value());
+  value->assign(it.value());
   return LookupResult{LookupResult::Kind::kValue, found.sequence};
 }
 
@@ -179,15 +182,15 @@ SequenceNumber Table::covering_tombstone(std::string_view user_key,
 class Table::Iter final : public InternalIterator {
  public:
   Iter(std::shared_ptr<const Table> table, const BlockReadOptions& options)
-      : table_(std::move(table)), index_(table_->index_->new_iterator()), options_(options) {}
+      : table_(std::move(table)), index_(*table_->index_), options_(options) {}
 
-  bool valid() const override { return data_ != nullptr && data_->valid(); }
+  bool valid() const override { return data_ && data_->valid(); }
   std::string_view key() const override { return data_->key(); }
   std::string_view value() const override { return data_->value(); }
   Status status() const override {
-    if (!index_->status().ok()) return Status::corruption(table_->name_ + ": index " + index_->status().message());
+    if (!index_.status().ok()) return Status::corruption(table_->name_ + ": index " + index_.status().message());
     if (!status_.ok()) return status_;
-    if (data_ != nullptr && !data_->status().ok()) {
+    if (data_ && !data_->status().ok()) {
       return Status::corruption(table_->name_ + ": " + data_->status().message());
     }
     return {};
@@ -195,19 +198,19 @@ class Table::Iter final : public InternalIterator {
 
   void seek_to_first() override {
     status_ = {};
-    index_->seek_to_first();
+    index_.seek_to_first();
     if (load_block()) data_->seek_to_first();
     skip_forward();
   }
   void seek_to_last() override {
     status_ = {};
-    index_->seek_to_last();
+    index_.seek_to_last();
     if (load_block()) data_->seek_to_last();
     skip_backward();
   }
   void seek(std::string_view target) override {
     status_ = {};
-    index_->seek(target);
+    index_.seek(target);
     if (load_block()) data_->seek(target);
     skip_forward();
   }
@@ -227,7 +230,7 @@ class Table::Iter final : public InternalIterator {
   // on an error.
   bool load_block() {
     data_.reset();
-    if (!index_->valid()) return false;
+    if (!index_.valid()) return false;
     if (file_ == nullptr) {  // leased on first use, held until the iterator goes
       Result<std::shared_ptr<const RandomAccessFile>> file = table_->file();
       if (!file.ok()) {
@@ -237,37 +240,38 @@ class Table::Iter final : public InternalIterator {
       file_ = std::move(file).value();
     }
     Result<std::shared_ptr<const Block>> block =
-        table_->read_data_block(index_->value(), options_, file_.get());
+        table_->read_data_block(index_.value(), options_, file_.get());
     if (!block.ok()) {
       status_ = block.status();
       return false;
     }
-    data_ = block.value()->new_iterator();
+    data_.emplace(std::move(block).value());
     return true;
   }
 
   bool stopped() const {
-    return !status_.ok() || !index_->status().ok() || (data_ != nullptr && !data_->status().ok());
+    return !status_.ok() || !index_.status().ok() || (data_ && !data_->status().ok());
   }
 
   // Moves past exhausted blocks (an empty block, or the end of one).
   void skip_forward() {
-    while (!valid() && !stopped() && index_->valid()) {
-      index_->next();
+    while (!valid() && !stopped() && index_.valid()) {
+      index_.next();
       if (load_block()) data_->seek_to_first();
     }
   }
   void skip_backward() {
-    while (!valid() && !stopped() && index_->valid()) {
-      index_->prev();
+    while (!valid() && !stopped() && index_.valid()) {
+      index_.prev();
       if (load_block()) data_->seek_to_last();
     }
   }
 
   std::shared_ptr<const Table> table_;
   std::shared_ptr<const RandomAccessFile> file_;
-  std::unique_ptr<InternalIterator> index_;
-  std::unique_ptr<InternalIterator> data_;
+  BlockIter index_;  // borrows the index block, which table_ keeps alive
+  // In place (no allocation per block); it shares ownership of its block.
+  std::optional<BlockIter> data_;
   BlockReadOptions options_;
   Status status_;
 };

@@ -82,9 +82,13 @@ void TableBuilder::flush_data_block() {
 BlockHandle TableBuilder::write_block(std::string_view contents, bool compressible) {
   std::string_view stored = contents;
   Compression type = Compression::kNone;
-  if (compressible &&
-      compress(options_.compression, options_.compression_level, contents, &compressed_)) {
-    stored = compressed_;
+  std::string_view packed;
+  if (compressible) {
+    packed = compress_into(options_.compression, options_.compression_level, contents,
+                           &compressed_);
+  }
+  if (!packed.empty()) {
+    stored = packed;
     type = options_.compression;
   }
   if (options_.cipher) {

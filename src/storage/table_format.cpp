@@ -79,6 +79,13 @@ std::string block_aad(uint64_t file_number, uint64_t offset, uint8_t compression
 
 Result<std::string> read_block(const BlockSource& source, const BlockHandle& handle,
                                bool verify_checksum) {
+  Result<BlockBytes> bytes = read_block_bytes(source, handle, verify_checksum);
+  if (!bytes.ok()) return bytes.status();
+  return std::string(bytes.value().view());
+}
+
+Result<BlockBytes> read_block_bytes(const BlockSource& source, const BlockHandle& handle,
+                                    bool verify_checksum) {
   const RandomAccessFile& file = *source.file;
   auto where = [&] {
     return std::string(source.file_name) + ": block at offset " + std::to_string(handle.offset);
@@ -88,8 +95,8 @@ Result<std::string> read_block(const BlockSource& source, const BlockHandle& han
     return Status::corruption(where() + ": handle past the end of the file");
   }
   size_t n = static_cast<size_t>(handle.size) + kBlockTrailerBytes;
-  std::string scratch(n, '\0');
-  Result<std::string_view> got = file.read(handle.offset, n, scratch.data());
+  BlockBytes scratch = BlockBytes::allocate(n);
+  Result<std::string_view> got = file.read(handle.offset, n, scratch.data.get());
   if (!got.ok()) return got.status();
   std::string_view stored = got.value().substr(0, handle.size);
   auto type = static_cast<uint8_t>(got.value()[handle.size]);
@@ -107,17 +114,15 @@ Result<std::string> read_block(const BlockSource& source, const BlockHandle& han
                                    &decrypted);
     if (!s.ok()) return Status::corruption(where() + ": " + s.message());
     stored = decrypted;
-    if (compression == Compression::kNone) return decrypted;
   }
-  if (compression == Compression::kNone) {
-    if (stored.data() == scratch.data()) {  // read into scratch: keep it, drop the trailer
-      scratch.resize(handle.size);
-      return scratch;
-    }
-    return std::string(stored);
+  if (compression == Compression::kNone && stored.data() == scratch.data.get()) {
+    scratch.size = handle.size;  // read into scratch: keep it, drop the trailer
+    return scratch;
   }
-  std::string contents;
-  Status s = uncompress(compression, stored, &contents);
+  Result<size_t> size = uncompressed_size(compression, stored);
+  if (!size.ok()) return Status::corruption(where() + ": " + size.status().message());
+  BlockBytes contents = BlockBytes::allocate(size.value());
+  Status s = uncompress_to(compression, stored, contents.data.get(), contents.size);
   if (!s.ok()) return Status::corruption(where() + ": " + s.message());
   return contents;
 }

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "storage/block.hpp"
 #include "storage/cipher.hpp"
 #include "storage/file.hpp"
 #include "weaseldb/options.hpp"
@@ -80,5 +81,9 @@ struct BlockSource {
 // decrypts and uncompresses it. Errors name the file and the offset.
 Result<std::string> read_block(const BlockSource& source, const BlockHandle& handle,
                                bool verify_checksum);
+// The same into a buffer the block can own (the data block path: no zero-fill, no copy of an
+// uncompressed block).
+Result<BlockBytes> read_block_bytes(const BlockSource& source, const BlockHandle& handle,
+                                    bool verify_checksum);
 
 }  // namespace weaseldb::storage
