@@ -20,6 +20,16 @@ VersionTree::VersionTree() { root_ = new_leaf(); }
 
 VersionTree::~VersionTree() { free_subtree(root_, 0); }
 
+void VersionTree::clear() {
+  if (height_ == 0 && entry_count_ == 0 && max_version_ == 0) return;
+  free_subtree(root_, 0);
+  height_ = 0;
+  max_version_ = 0;
+  entry_count_ = 0;
+  gc_cursor_.clear();
+  root_ = new_leaf();
+}
+
 const Leaf* VersionTree::find_leaf(std::string_view key) const {
   const Node* node = root_;
   for (int d = 0; d < height_; ++d) {

@@ -133,6 +133,9 @@ class VersionTree {
   // v >= oldest. Returns the number of entries examined.
   size_t collect(uint64_t oldest, size_t budget);
 
+  // Removes every entry; freed nodes and key slabs stay cached for reuse.
+  void clear();
+
   size_t entry_count() const { return entry_count_; }
   size_t memory_bytes() const;
   int height() const { return height_; }
