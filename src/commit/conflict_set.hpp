@@ -26,8 +26,9 @@
 //   O(log n) nodes whatever the number of keys in the range, thanks to per-subtree maximum
 //   versions. Several reads in one check() (or writes in one add_writes()) descend together,
 //   so their cache misses overlap: pass a transaction's reads in one call. No allocation
-//   per read; a write takes a slab slot for a new key longer than 8 bytes, and a node for a
-//   split (from a small cache of freed nodes first).
+//   per read; a write takes a slab slot for a new key longer than 8 bytes, and a slab slot
+//   for a node when a leaf splits. Nodes live in 2 MiB chunks backed by huge pages where the
+//   kernel allows (transparent huge pages on "madvise" or "always").
 //
 // Ownership: the set copies the keys it keeps; string_views in Read/Write are only read
 // during the call. Not copyable or movable. Not thread-safe: one resolver thread writes;
@@ -104,7 +105,7 @@ class ConflictSet {
   cset::VersionTree tree_;
   // resolve()'s scratch: the writes of the batch's transactions committed so far. Empty
   // between calls; its nodes and key slabs stay cached for the next batch.
-  cset::VersionTree batch_;
+  cset::VersionTree batch_{false};
   uint64_t oldest_version_;
   uint64_t newest_version_ = 0;
   uint64_t inserts_paid_ = 0;  // tree insertions already charged to gc_debt_

@@ -16,7 +16,9 @@ uint64_t max_of(const uint64_t* values, int n) {
 
 }  // namespace
 
-VersionTree::VersionTree() { root_ = new_leaf(); }
+VersionTree::VersionTree(bool huge_pages) : leaves_(huge_pages), inners_(huge_pages) {
+  root_ = new_leaf();
+}
 
 VersionTree::~VersionTree() { free_subtree(root_, 0); }
 
@@ -308,8 +310,8 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
 }
 
 size_t VersionTree::memory_bytes() const {
-  return sizeof(*this) + leaf_count_ * sizeof(Leaf) + inner_count_ * sizeof(Inner) +
-         leaf_cache_.cached_bytes() + inner_cache_.cached_bytes() + keys_.reserved_bytes() +
+  return sizeof(*this) + leaves_.reserved_bytes() + inners_.reserved_bytes() +
+         keys_.reserved_bytes() +
          gc_cursor_.capacity() + erase_cursor_.capacity();
 }
 

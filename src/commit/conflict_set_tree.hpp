@@ -24,7 +24,7 @@
 // subtree (the range write that erased it covers that key with a newer version).
 //
 // Ownership: the tree owns its nodes and the key copies in them (memory from its KeyPool and
-// NodeCaches); string_views passed in are copied, never kept. Not thread-safe: one owner.
+// NodeSlabs); string_views passed in are copied, never kept. Not thread-safe: one owner.
 
 #include <cstddef>
 #include <cstdint>
@@ -104,7 +104,9 @@ struct Path {
 
 class VersionTree {
  public:
-  VersionTree();
+  // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
+  // tree would pin 2 MiB pages for a few nodes).
+  explicit VersionTree(bool huge_pages = true);
   ~VersionTree();
   VersionTree(const VersionTree&) = delete;
   VersionTree& operator=(const VersionTree&) = delete;
@@ -133,7 +135,7 @@ class VersionTree {
   // v >= oldest. Returns the number of entries examined.
   size_t collect(uint64_t oldest, size_t budget);
 
-  // Removes every entry; freed nodes and key slabs stay cached for reuse.
+  // Removes every entry; the chunks of the freed nodes and keys stay for reuse.
   void clear();
 
   size_t entry_count() const { return entry_count_; }
@@ -195,11 +197,9 @@ class VersionTree {
   int height_ = 0;  // inner levels above the leaves
   uint64_t max_version_ = 0;
   size_t entry_count_ = 0;
-  size_t leaf_count_ = 0;
-  size_t inner_count_ = 0;
   KeyPool keys_;
-  NodeCache<Leaf> leaf_cache_;
-  NodeCache<Inner> inner_cache_;
+  NodeSlab<Leaf> leaves_;
+  NodeSlab<Inner> inners_;
   uint64_t inserted_total_ = 0;
   std::string gc_cursor_;     // collect() resumes at the first entry >= this key
   std::string erase_cursor_;  // scratch for erase_between
