@@ -4,8 +4,9 @@
 //
 // Every benchmark runs on about a million keys of history (far more than the caches hold),
 // except the point_read/point_write variants marked kSmallKeys, on ten thousand keys (in cache).
-// Keys are "usertable/" followed by 8 hashed bytes (18 bytes, a shared 10-byte prefix). Counters: per_op is the time per read
-// or write (per transaction for the batch workload); entries is the history size at the end.
+// Keys are "usertable/" followed by 8 hashed bytes (18 bytes, a shared 10-byte prefix).
+// Counters: per_op is the time per read or write (per transaction for the batch workloads);
+// entries is the history size at the end.
 //
 // - point_read/N: N point reads per check() call, half on written keys, read versions spread
 //   over the window (a mix of conflicts and commits). point_write/N: N writes per call.
@@ -25,6 +26,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -415,7 +417,61 @@ BENCHMARK_TEMPLATE(BM_batch, MapConflictSet)->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_batch_resolve, ConflictSet)->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_batch_resolve, MapConflictSet)->Unit(benchmark::kMicrosecond);
 
+// Prints what Google Benchmark prints, then one RESULT line per benchmark pair: the median
+// per_op of each side over the repetitions and the ratio baseline / ConflictSet, as the
+// median and range of the per-repetition ratios (with random interleaving, repetition i of
+// both sides ran at about the same time, so each ratio compares like with like).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      auto it = run.counters.find("per_op");
+      if (run.run_type != Run::RT_Iteration || it == run.counters.end()) continue;
+      per_op_[run.run_name.str()].push_back(it->second.value * 1e9);
+    }
+  }
+
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    const std::string ours = "<ConflictSet";
+    for (const auto& [name, cset] : per_op_) {
+      size_t at = name.find(ours);
+      if (at == std::string::npos) continue;
+      std::string peer_name = name;
+      peer_name.replace(at, ours.size(), "<MapConflictSet");
+      auto peer = per_op_.find(peer_name);
+      if (peer == per_op_.end()) continue;
+      std::vector<double> ratios;
+      for (size_t i = 0; i < std::min(cset.size(), peer->second.size()); ++i) {
+        ratios.push_back(peer->second[i] / cset[i]);
+      }
+      std::printf("RESULT %s conflict_set_ns=%.1f map_ns=%.1f ratio=%.2f ratio_min=%.2f "
+                  "ratio_max=%.2f rounds=%zu\n",
+                  name.c_str(), median(cset), median(peer->second), median(ratios),
+                  *std::min_element(ratios.begin(), ratios.end()),
+                  *std::max_element(ratios.begin(), ratios.end()), ratios.size());
+    }
+  }
+
+ private:
+  static double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  std::map<std::string, std::vector<double>> per_op_;
+};
+
 }  // namespace
 }  // namespace weasel
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  weasel::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

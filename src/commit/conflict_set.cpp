@@ -147,7 +147,9 @@ void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version)
     std::string_view keys[cset::kGroup];
     int n = 0;
     size_t stop = done;
-    for (; stop < writes.size() && n + 2 <= cset::kGroup; ++stop) n = add_keys(writes[stop], keys, n);
+    for (; stop < writes.size() && n + 2 <= cset::kGroup; ++stop) {
+      n = add_keys(writes[stop], keys, n);
+    }
     if (n > 1) tree_.prefetch_leaves(keys, n);
     for (; done < stop; ++done) apply_write(tree_, writes[done], version);
   }

@@ -88,7 +88,7 @@ class KeyPool {
   struct Chunk {
     Chunk* prev;  // in open_[size_class], the chunks with room
     Chunk* next;
-    Slot* free;   // released slots
+    Slot* free;     // released slots
     uint32_t bump;  // offset of the first slot never handed out
     uint32_t live;  // slots handed out
     uint32_t slot_bytes;

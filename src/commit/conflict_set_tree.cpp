@@ -311,8 +311,7 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
 
 size_t VersionTree::memory_bytes() const {
   return sizeof(*this) + leaves_.reserved_bytes() + inners_.reserved_bytes() +
-         keys_.reserved_bytes() +
-         gc_cursor_.capacity() + erase_cursor_.capacity();
+         keys_.reserved_bytes() + gc_cursor_.capacity() + erase_cursor_.capacity();
 }
 
 }  // namespace weasel::cset

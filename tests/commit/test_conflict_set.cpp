@@ -323,7 +323,8 @@ TEST_CASE("conflict set: collection frees memory and keeps answers right") {
   CHECK(cs.entry_count() == 0);
   // What stays: the chunk of the root leaf and one spare chunk per node type (the main tree
   // and resolve()'s scratch tree), one key chunk per size class.
-  size_t reserve_bytes = 4 * cset::kHugeChunkBytes + cset::KeyPool::kClasses * cset::KeyPool::kChunkBytes;
+  size_t reserve_bytes =
+      4 * cset::kHugeChunkBytes + cset::KeyPool::kClasses * cset::KeyPool::kChunkBytes;
   CHECK(full_bytes > 3 * reserve_bytes);
   CHECK(cs.memory_bytes() <= reserve_bytes);
   cs.check_invariants();
@@ -636,14 +637,18 @@ struct Run {
   void run_batch(const Batch& batch, std::vector<Result>& results, size_t first_txn) {
     size_t n = batch.versions.size();
     std::vector<ConflictSet::Transaction> txns(n);
-    for (size_t t = 0; t < n; ++t) txns[t] = {batch.reads_of(t), batch.writes_of(t), batch.versions[t]};
+    for (size_t t = 0; t < n; ++t) {
+      txns[t] = {batch.reads_of(t), batch.writes_of(t), batch.versions[t]};
+    }
     results.assign(batch.reads.size(), Result::kCommit);
     std::unique_ptr<bool[]> committed(new bool[n]);
     cs.resolve(txns, results, std::span(committed.get(), n));
     for (size_t t = 0; t < n; ++t) {
       size_t at = t == 0 ? 0 : batch.read_end[t - 1];
       bool want = verify_reads(txns[t].reads, results.data() + at, first_txn + t);
-      if (committed[t] != want) FAIL("seed " << seed << " txn " << first_txn + t << ": committed " << committed[t]);
+      if (committed[t] != want) {
+        FAIL("seed " << seed << " txn " << first_txn + t << ": committed " << committed[t]);
+      }
       if (want) model_writes(txns[t].writes, txns[t].version);
     }
   }
