@@ -423,6 +423,8 @@ BENCHMARK_TEMPLATE(BM_batch_resolve, MapConflictSet)->Unit(benchmark::kMicroseco
 // both sides ran at about the same time, so each ratio compares like with like).
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  RatioReporter() : ConsoleReporter(OO_None) {}  // plain text: the output goes to files
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
