@@ -18,10 +18,12 @@
 // - Usage by the resolver, per transaction in version order: check(its reads), and if all
 //   commit, add_writes(its writes, its version); conflicts inside a batch resolve in order.
 // - resolve(): the same for many transactions in one call, with exactly that outcome (each
-//   transaction sees the writes of the committed ones before it), but faster: every read is
-//   first looked up against the history before the batch, in groups that span transactions,
-//   and checked against the batch's own earlier writes in a small separate tree that stays
-//   in cache; the writes of the committed transactions then go in, in order.
+//   transaction sees the writes of the committed ones before it). Every read is first looked
+//   up against the history before the batch, in groups that span transactions (their cache
+//   misses overlap), then checked against the batch's own earlier writes in a small scratch
+//   tree that stays in cache; the writes of the committed transactions then go in, in order.
+//   On this B+tree it costs about what the per-transaction loop costs (bench/README.md,
+//   "Conflict set"): the scratch work eats what the overlapped misses save.
 // - Cost: point reads and writes are O(log n) in a cache-friendly B+tree; a range read visits
 //   O(log n) nodes whatever the number of keys in the range, thanks to per-subtree maximum
 //   versions. Several reads in one check() (or writes in one add_writes()) descend together,
