@@ -26,7 +26,8 @@ bool is_empty_range(const ConflictSet::Read& r) {
   return !r.is_point && !r.end_is_infinite && cset::compare_keys(r.begin, r.end) >= 0;
 }
 
-bool covers_one_key(const ConflictSet::Read& r) {
+template <class ReadOrWrite>
+bool covers_one_key(const ReadOrWrite& r) {
   return r.is_point || (!r.end_is_infinite && is_single_key_range(r.begin, r.end));
 }
 
@@ -141,17 +142,32 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
   pay_for_inserts();
 }
 
+// The point writes of a group go first, in one grouped descent (write_points); the rest
+// (range writes, and point writes that need a split) then go one by one. All the writes set
+// the same version, so doing some before others changes nothing: the result is `version`
+// over the union of what they cover.
 void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version) {
   size_t done = 0;
   while (done < writes.size()) {
-    std::string_view keys[cset::kGroup];
-    int n = 0;
+    std::string_view points[cset::kGroup];
+    std::string_view others[cset::kGroup];
+    bool written[cset::kGroup];
+    int n_points = 0;
+    int n_others = 0;
     size_t stop = done;
-    for (; stop < writes.size() && n + 2 <= cset::kGroup; ++stop) {
-      n = add_keys(writes[stop], keys, n);
+    for (; stop < writes.size() && n_points + n_others + 2 <= cset::kGroup; ++stop) {
+      if (covers_one_key(writes[stop])) {
+        points[n_points++] = writes[stop].begin;
+      } else {
+        n_others = add_keys(writes[stop], others, n_others);
+      }
     }
-    if (n > 1) tree_.prefetch_leaves(keys, n);
-    for (; done < stop; ++done) apply_write(tree_, writes[done], version);
+    if (n_points > 0) tree_.write_points(points, n_points, version, written);
+    if (n_others > 1) tree_.prefetch_leaves(others, n_others);
+    for (int p = 0; done < stop; ++done) {
+      if (covers_one_key(writes[done]) && written[p++]) continue;
+      apply_write(tree_, writes[done], version);
+    }
   }
 }
 

@@ -100,6 +100,55 @@ void VersionTree::versions_at(const std::string_view* keys, int n, uint64_t* out
   }
 }
 
+// find_leaves' two passes per level, raising each child's summary on the way; then every
+// leaf is searched, existing entries take v, and the other keys' whole leaves are requested
+// before they are inserted, while their leaves have room (an insertion without a split
+// changes no other leaf, so the leaves found stay valid; positions are searched again since
+// an earlier key may have gone into the same leaf).
+void VersionTree::write_points(const std::string_view* keys, int n, uint64_t v, bool* done) {
+  WEASEL_ASSERT(n <= kGroup && v >= max_version_);
+  Node* nodes[kGroup];
+  int idx[kGroup];
+  for (int i = 0; i < n; ++i) nodes[i] = root_;
+  for (int d = 0; d < height_; ++d) {
+    for (int i = 0; i < n; ++i) {
+      Inner* inner = static_cast<Inner*>(nodes[i]);
+      idx[i] = search_inner(inner, keys[i]);
+      __builtin_prefetch(&inner->children[idx[i]]);
+      __builtin_prefetch(&inner->max_points[idx[i]], 1);
+    }
+    for (int i = 0; i < n; ++i) {
+      Inner* inner = static_cast<Inner*>(nodes[i]);
+      inner->max_points[idx[i]] = std::max(inner->max_points[idx[i]], v);
+      nodes[i] = inner->children[idx[i]];
+      prefetch_node(nodes[i], d + 1 == height_, false);
+    }
+  }
+  max_version_ = std::max(max_version_, v);
+  for (int i = 0; i < n; ++i) {
+    Leaf* leaf = static_cast<Leaf*>(nodes[i]);
+    SearchResult r = search_leaf(leaf, keys[i]);
+    done[i] = r.eq;
+    if (r.eq) {
+      leaf->points[r.pos - 1] = v;  // its range version stays: it is older, so <= v
+    } else {
+      prefetch_node(leaf, true, true);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    Leaf* leaf = static_cast<Leaf*>(nodes[i]);
+    if (done[i] || leaf->count == kLeafCapacity) continue;
+    SearchResult r = search_leaf(leaf, keys[i]);
+    done[i] = true;
+    if (r.eq) {
+      leaf->points[r.pos - 1] = v;  // the same key earlier in this group
+      continue;
+    }
+    Path unused;  // insert_entry reads the path only to split, and this leaf has room
+    insert_entry(unused, leaf, r.pos, keys[i], v, range_before(leaf, r.pos));
+  }
+}
+
 void VersionTree::prefetch_leaves(const std::string_view* keys, int n) const {
   const Leaf* leaves[kGroup];
   find_leaves(keys, n, leaves);

@@ -127,6 +127,12 @@ class VersionTree {
 
   // Sets key's version to v. v must be >= every version already written.
   void write_point(std::string_view key, uint64_t v);
+  // write_point(keys[i], v) for n <= kGroup keys, as far as that needs no split: done[i]
+  // says which keys were written; the caller passes the others to write_point. One grouped
+  // descent for all of them (their cache misses overlap) instead of one each. Raises the
+  // summaries on every key's way down (for the keys left over too: they are written at v
+  // next, so the bounds hold once the caller is done).
+  void write_points(const std::string_view* keys, int n, uint64_t v, bool* done);
   // Sets every key in [begin, end) to v (end absent: to the end of the key space); begin < end.
   void write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v);
 
