@@ -142,31 +142,30 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
   pay_for_inserts();
 }
 
-// The point writes of a group go first, in one grouped descent (write_points); the rest
-// (range writes, and point writes that need a split) then go one by one. All the writes set
-// the same version, so doing some before others changes nothing: the result is `version`
-// over the union of what they cover.
+// The point writes of a group go first, in one grouped descent (write_points); the range
+// writes then go one by one. All the writes set the same version, so doing some before
+// others changes nothing: the result is `version` over the union of what they cover.
 void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version) {
   size_t done = 0;
   while (done < writes.size()) {
     std::string_view points[cset::kGroup];
+    uint64_t versions[cset::kGroup];
     std::string_view others[cset::kGroup];
-    bool written[cset::kGroup];
     int n_points = 0;
     int n_others = 0;
     size_t stop = done;
     for (; stop < writes.size() && n_points + n_others + 2 <= cset::kGroup; ++stop) {
       if (covers_one_key(writes[stop])) {
+        versions[n_points] = version;
         points[n_points++] = writes[stop].begin;
       } else {
         n_others = add_keys(writes[stop], others, n_others);
       }
     }
-    if (n_points > 0) tree_.write_points(points, n_points, version, written);
+    tree_.write_points(points, versions, n_points);
     if (n_others > 1) tree_.prefetch_leaves(others, n_others);
-    for (int p = 0; done < stop; ++done) {
-      if (covers_one_key(writes[done]) && written[p++]) continue;
-      apply_write(tree_, writes[done], version);
+    for (; done < stop; ++done) {
+      if (!covers_one_key(writes[done])) apply_write(tree_, writes[done], version);
     }
   }
 }
@@ -221,33 +220,41 @@ void ConflictSet::resolve_in_batch(std::span<const Transaction> txns, std::span<
   }
 }
 
-// Consecutive committed transactions share leaf prefetches, kGroup keys at a time; one with
-// more keys than that goes alone, grouped within itself.
+// Consecutive committed transactions with only point writes share grouped descents
+// (write_points, one version per key, in order); a transaction with a range write goes alone
+// (apply_grouped), so that no write ever overtakes an older one.
 void ConflictSet::apply_committed(std::span<const Transaction> txns,
                                   std::span<const bool> committed) {
   auto applies = [&](size_t i) { return committed[i] && txns[i].version > oldest_version_; };
+  auto points_only = [&](size_t i) {
+    return std::all_of(txns[i].writes.begin(), txns[i].writes.end(),
+                       [](const Write& w) { return covers_one_key(w); });
+  };
   size_t i = 0;
   while (i < txns.size()) {
-    std::string_view keys[cset::kGroup];
-    int n = 0;
-    size_t stop = i;
-    for (; stop < txns.size(); ++stop) {
-      if (!applies(stop)) continue;
-      int need = 0;
-      for (const Write& w : txns[stop].writes) need += keys_touched(w);
-      if (n + need > cset::kGroup) break;
-      for (const Write& w : txns[stop].writes) n = add_keys(w, keys, n);
+    if (!applies(i)) {
+      ++i;
+      continue;
     }
-    if (stop == i) {
+    if (!points_only(i) || txns[i].writes.size() > cset::kGroup) {
       apply_grouped(txns[i].writes, txns[i].version);
       ++i;
       continue;
     }
-    if (n > 1) tree_.prefetch_leaves(keys, n);
-    for (; i < stop; ++i) {
-      if (!applies(i)) continue;
-      for (const Write& w : txns[i].writes) apply_write(tree_, w, txns[i].version);
+    std::string_view keys[cset::kGroup];
+    uint64_t versions[cset::kGroup];
+    int n = 0;
+    size_t stop = i;
+    for (; stop < txns.size(); ++stop) {
+      if (!applies(stop)) continue;
+      if (!points_only(stop) || n + txns[stop].writes.size() > cset::kGroup) break;
+      for (const Write& w : txns[stop].writes) {
+        keys[n] = w.begin;
+        versions[n++] = txns[stop].version;
+      }
     }
+    tree_.write_points(keys, versions, n);
+    i = stop;
   }
   pay_for_inserts();
   batch_.clear();

@@ -100,15 +100,19 @@ void VersionTree::versions_at(const std::string_view* keys, int n, uint64_t* out
   }
 }
 
-// find_leaves' two passes per level, raising each child's summary on the way; then every
-// leaf is searched, existing entries take v, and the other keys' whole leaves are requested
-// before they are inserted, while their leaves have room (an insertion without a split
-// changes no other leaf, so the leaves found stay valid; positions are searched again since
-// an earlier key may have gone into the same leaf).
-void VersionTree::write_points(const std::string_view* keys, int n, uint64_t v, bool* done) {
-  WEASEL_ASSERT(n <= kGroup && v >= max_version_);
+// find_leaves' two passes per level, raising each child's summary on the way (to the key's
+// version, which it is about to get). Then every leaf is searched and existing entries take
+// their version; the other keys' whole leaves are requested, and they are inserted while
+// their leaves have room: an insertion without a split changes no other leaf, so the leaves
+// found stay valid (positions are searched again: an earlier key may have gone into the same
+// leaf). Keys whose leaf is full take the ordinary path last. Points at different keys do
+// not interact, so only the order among equal keys matters, and every pass keeps it.
+void VersionTree::write_points(const std::string_view* keys, const uint64_t* versions, int n) {
+  WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
+  for (int i = 1; i < n; ++i) WEASEL_ASSERT(versions[i - 1] <= versions[i]);
   Node* nodes[kGroup];
   int idx[kGroup];
+  bool done[kGroup];
   for (int i = 0; i < n; ++i) nodes[i] = root_;
   for (int d = 0; d < height_; ++d) {
     for (int i = 0; i < n; ++i) {
@@ -119,18 +123,18 @@ void VersionTree::write_points(const std::string_view* keys, int n, uint64_t v, 
     }
     for (int i = 0; i < n; ++i) {
       Inner* inner = static_cast<Inner*>(nodes[i]);
-      inner->max_points[idx[i]] = std::max(inner->max_points[idx[i]], v);
+      inner->max_points[idx[i]] = std::max(inner->max_points[idx[i]], versions[i]);
       nodes[i] = inner->children[idx[i]];
       prefetch_node(nodes[i], d + 1 == height_, false);
     }
   }
-  max_version_ = std::max(max_version_, v);
+  if (n > 0) max_version_ = std::max(max_version_, versions[n - 1]);
   for (int i = 0; i < n; ++i) {
     Leaf* leaf = static_cast<Leaf*>(nodes[i]);
     SearchResult r = search_leaf(leaf, keys[i]);
     done[i] = r.eq;
     if (r.eq) {
-      leaf->points[r.pos - 1] = v;  // its range version stays: it is older, so <= v
+      leaf->points[r.pos - 1] = versions[i];  // its range version stays: older, so smaller
     } else {
       prefetch_node(leaf, true, true);
     }
@@ -138,14 +142,17 @@ void VersionTree::write_points(const std::string_view* keys, int n, uint64_t v, 
   for (int i = 0; i < n; ++i) {
     Leaf* leaf = static_cast<Leaf*>(nodes[i]);
     if (done[i] || leaf->count == kLeafCapacity) continue;
-    SearchResult r = search_leaf(leaf, keys[i]);
     done[i] = true;
+    SearchResult r = search_leaf(leaf, keys[i]);
     if (r.eq) {
-      leaf->points[r.pos - 1] = v;  // the same key earlier in this group
+      leaf->points[r.pos - 1] = versions[i];  // the same key earlier in this group
       continue;
     }
     Path unused;  // insert_entry reads the path only to split, and this leaf has room
-    insert_entry(unused, leaf, r.pos, keys[i], v, range_before(leaf, r.pos));
+    insert_entry(unused, leaf, r.pos, keys[i], versions[i], range_before(leaf, r.pos));
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!done[i]) write_point_unchecked(keys[i], versions[i]);
   }
 }
 
@@ -224,6 +231,12 @@ void VersionTree::raise_path(const Path& path, uint64_t v) {
 
 void VersionTree::write_point(std::string_view key, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
+  write_point_unchecked(key, v);
+}
+
+// write_point without its ordering check: write_points writes points at different keys out
+// of version order, which is harmless (they do not interact) but trips the check.
+void VersionTree::write_point_unchecked(std::string_view key, uint64_t v) {
   Path path;
   Leaf* leaf = find_leaf(key, path);
   SearchResult r = search_leaf(leaf, key);

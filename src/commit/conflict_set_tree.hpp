@@ -127,12 +127,11 @@ class VersionTree {
 
   // Sets key's version to v. v must be >= every version already written.
   void write_point(std::string_view key, uint64_t v);
-  // write_point(keys[i], v) for n <= kGroup keys, as far as that needs no split: done[i]
-  // says which keys were written; the caller passes the others to write_point. One grouped
-  // descent for all of them (their cache misses overlap) instead of one each. Raises the
-  // summaries on every key's way down (for the keys left over too: they are written at v
-  // next, so the bounds hold once the caller is done).
-  void write_points(const std::string_view* keys, int n, uint64_t v, bool* done);
+  // write_point(keys[i], versions[i]) for n <= kGroup keys, in order. Versions never
+  // decrease along the keys, and the first is >= every version already written. One grouped
+  // descent for all of them, so their cache misses overlap, and no other for the keys that
+  // are entries already or fit into their leaf without a split.
+  void write_points(const std::string_view* keys, const uint64_t* versions, int n);
   // Sets every key in [begin, end) to v (end absent: to the end of the key space); begin < end.
   void write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v);
 
@@ -165,6 +164,7 @@ class VersionTree {
   static uint64_t range_before(const Leaf* leaf, int pos);
   bool any_above_in(const Node* node, int depth, Bound lo, Bound hi, uint64_t v) const;
   void raise_path(const Path& path, uint64_t v);
+  void write_point_unchecked(std::string_view key, uint64_t v);
   void upsert(std::string_view key, uint64_t point, bool set_range);
   void erase_between(std::string_view begin, std::optional<std::string_view> end);
   std::optional<std::string_view> fence_lo(const Path& path, int depth) const;
