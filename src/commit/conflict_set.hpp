@@ -21,15 +21,16 @@
 //   transaction sees the writes of the committed ones before it). Every read is first looked
 //   up against the history before the batch, in groups that span transactions (their cache
 //   misses overlap), then checked against the batch's own earlier writes in a small scratch
-//   tree that stays in cache; the writes of the committed transactions then go in, in order.
-//   On this B+tree it costs about what the per-transaction loop costs (bench/README.md,
-//   "Conflict set"): the scratch work eats what the overlapped misses save.
+//   tree that stays in cache; the writes of the committed transactions then go in, in order,
+//   runs of point-only transactions in shared grouped descents. On this B+tree it is a few
+//   percent faster than the per-transaction loop (bench/README.md, "Conflict set"): the
+//   scratch work eats most of what the overlapped misses save.
 // - Cost: point reads and writes are O(log n) in a cache-friendly B+tree; a range read visits
 //   O(log n) nodes whatever the number of keys in the range, thanks to per-subtree maximum
-//   versions. Several reads in one check() (or writes in one add_writes()) descend together,
-//   so their cache misses overlap: pass a transaction's reads in one call. No allocation
-//   per read; a write takes a slab slot for a new key longer than 8 bytes, and a slab slot
-//   for a node when a leaf splits. Nodes live in 2 MiB chunks backed by huge pages where the
+//   versions. Several reads in one check() (or point writes in one add_writes()) descend
+//   together, so their cache misses overlap: pass a transaction's reads in one call (or a
+//   batch of transactions to resolve()). No allocation per read; a write takes a slab slot
+//   for a new key longer than 8 bytes, and a slab slot for a node when a leaf splits. Nodes live in 2 MiB chunks backed by huge pages where the
 //   kernel allows (transparent huge pages on "madvise" or "always").
 //
 // Ownership: the set copies the keys it keeps; string_views in Read/Write are only read
