@@ -2,6 +2,10 @@
 
 #include "commit/conflict_set_pool.hpp"
 
+#include <sys/mman.h>
+
+#include <cstdint>
+
 namespace weasel::cset {
 
 // Full chunks are in no list and cannot be found again: by the tree's contract every slot is
@@ -73,6 +77,29 @@ void KeyPool::release_large(uint8_t* p, size_t len) {
   large_bytes_ -= len;
   live_bytes_ -= len;
   std::free(p);
+}
+
+// mmap aligns to pages only: map twice the size and unmap what lies outside the aligned
+// chunk. Chunks are rare (one per thousand-odd nodes), so the extra calls do not matter.
+void* map_chunk(bool huge_pages) {
+  constexpr size_t kBytes = kHugeChunkBytes;
+  void* p = ::mmap(nullptr, 2 * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  uintptr_t start = reinterpret_cast<uintptr_t>(p);
+  uintptr_t aligned = (start + kBytes - 1) & ~uintptr_t{kBytes - 1};
+  if (aligned > start) ::munmap(p, aligned - start);
+  uintptr_t tail = start + 2 * kBytes - (aligned + kBytes);
+  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + kBytes), tail);
+  void* chunk = reinterpret_cast<void*>(aligned);
+  // Only a hint: without transparent huge pages (or with them off) it does nothing.
+  if (huge_pages) ::madvise(chunk, kBytes, MADV_HUGEPAGE);
+  return chunk;
+}
+
+void unmap_chunk(void* chunk) {
+  int rc = ::munmap(chunk, kHugeChunkBytes);
+  WEASEL_ASSERT(rc == 0);
 }
 
 }  // namespace weasel::cset

@@ -1,6 +1,7 @@
 #pragma once
 // Memory for the conflict set's B+tree (internal to src/commit/conflict_set_*): key bytes in
-// size classes and recycled nodes, so that a write costs a free-list pop, not a malloc.
+// size classes and nodes in huge-page chunks, so that a write costs a free-list pop, not a
+// malloc, and a walk over a large tree does not miss the TLB at every node.
 //
 // Contract
 // - KeyPool::allocate(len) returns len bytes (len > 0) that stay valid until release(p, len)
@@ -8,7 +9,13 @@
 //   one 16-byte size class, with their own free list. A chunk goes back to the system as soon
 //   as its last slot is released (one empty chunk per class is kept against thrashing), so
 //   memory follows the number of keys. Longer keys use malloc/free directly.
-// - NodeCache keeps up to kMaxCached freed nodes of one type for reuse and frees the rest.
+// - NodeSlab<T> hands out nodes of one type from 2 MiB chunks aligned to their size, which
+//   the kernel may back with one huge page each (madvise(MADV_HUGEPAGE), when asked): a
+//   lookup in a tree of a million entries then costs no page walk per node. Freed nodes go
+//   back to their chunk; a chunk goes back to the system when its last node is freed (one
+//   empty chunk is kept against thrashing). Memory therefore follows the number of nodes
+//   when the tree shrinks as a whole (the window moving on), but a chunk with a single live
+//   node stays, so a tree that shrinks by a large factor and stays small may keep more.
 // - Both throw std::bad_alloc when the system has no memory. Neither is thread-safe: each
 //   belongs to one VersionTree, which owns everything they hand out.
 
@@ -17,7 +24,6 @@
 #include <cstdlib>
 #include <new>
 #include <type_traits>
-#include <vector>
 
 #include "core/assert.hpp"
 
@@ -82,7 +88,7 @@ class KeyPool {
   struct Chunk {
     Chunk* prev;  // in open_[size_class], the chunks with room
     Chunk* next;
-    Slot* free;   // released slots
+    Slot* free;     // released slots
     uint32_t bump;  // offset of the first slot never handed out
     uint32_t live;  // slots handed out
     uint32_t slot_bytes;
@@ -105,44 +111,119 @@ class KeyPool {
   size_t live_bytes_ = 0;
 };
 
-// Freed nodes of type T (trivially destructible, 64-byte aligned) kept for reuse.
-template <class T>
-class NodeCache {
- public:
-  static constexpr size_t kMaxCached = 64;
+// Whole chunks of kHugeChunkBytes, aligned to their size (conflict_set_pool.cpp).
+inline constexpr size_t kHugeChunkBytes = size_t{2} << 20;
+void* map_chunk(bool huge_pages);
+void unmap_chunk(void* chunk);
 
-  NodeCache() = default;
-  ~NodeCache() {
-    for (void* p : cached_) ::operator delete(p, std::align_val_t{alignof(T)});
+// Nodes of type T (trivially destructible, 64-byte aligned) in chunks of kHugeChunkBytes.
+template <class T>
+class NodeSlab {
+ public:
+  static constexpr size_t kChunkBytes = kHugeChunkBytes;
+
+  explicit NodeSlab(bool huge_pages) : huge_pages_(huge_pages) {}
+  // Every node must have been recycled by now (asserted: a leak is a bug of the tree).
+  ~NodeSlab() {
+    while (open_ != nullptr) {
+      Chunk* chunk = open_;
+      WEASEL_ASSERT(chunk->live == 0);
+      open_ = chunk->next;
+      unmap_chunk(chunk);
+      --chunk_count_;
+    }
+    WEASEL_ASSERT(chunk_count_ == 0);
   }
-  NodeCache(const NodeCache&) = delete;
-  NodeCache& operator=(const NodeCache&) = delete;
+  NodeSlab(const NodeSlab&) = delete;
+  NodeSlab& operator=(const NodeSlab&) = delete;
 
   // A default-initialized T.
   T* make() {
+    Chunk* chunk = open_ != nullptr ? open_ : new_chunk();
     void* p;
-    if (cached_.empty()) {
-      p = ::operator new(sizeof(T), std::align_val_t{alignof(T)});
+    if (chunk->free != nullptr) {
+      p = chunk->free;
+      chunk->free = chunk->free->next;
     } else {
-      p = cached_.back();
-      cached_.pop_back();
+      p = reinterpret_cast<char*>(chunk) + chunk->bump;
+      chunk->bump += kSlotBytes;
     }
+    ++chunk->live;
+    if (chunk->free == nullptr && chunk->bump + kSlotBytes > kChunkBytes) close(chunk);
     return new (p) T;
   }
 
   void recycle(T* node) {
     static_assert(std::is_trivially_destructible_v<T>);
-    if (cached_.size() < kMaxCached) {
-      cached_.push_back(node);
-    } else {
-      ::operator delete(node, std::align_val_t{alignof(T)});
+    Chunk* chunk = chunk_of(node);
+    WEASEL_ASSERT(chunk->live > 0);
+    Slot* slot = reinterpret_cast<Slot*>(node);
+    slot->next = chunk->free;
+    chunk->free = slot;
+    --chunk->live;
+    if (!chunk->open) open(chunk);
+    if (chunk->live == 0 && !(open_ == chunk && chunk->next == nullptr)) {
+      close(chunk);
+      unmap_chunk(chunk);
+      --chunk_count_;
     }
   }
 
-  size_t cached_bytes() const { return cached_.size() * sizeof(T); }
+  size_t reserved_bytes() const { return chunk_count_ * kChunkBytes; }
 
  private:
-  std::vector<void*> cached_;
+  struct Slot {
+    Slot* next;
+  };
+  // At the start of every chunk; slots follow it.
+  struct Chunk {
+    Chunk* prev;  // in open_, the chunks with room
+    Chunk* next;
+    Slot* free;     // recycled slots
+    uint32_t bump;  // offset of the first slot never handed out
+    uint32_t live;  // slots handed out
+    bool open;
+  };
+  static constexpr uint32_t kSlotBytes = (sizeof(T) + alignof(T) - 1) / alignof(T) * alignof(T);
+  static constexpr uint32_t kFirstSlot = (sizeof(Chunk) + alignof(T) - 1) / alignof(T) * alignof(T);
+  static_assert(alignof(T) >= alignof(Chunk) && sizeof(T) >= sizeof(Slot));
+  static_assert(kFirstSlot + 16 * kSlotBytes <= kChunkBytes);
+
+  static Chunk* chunk_of(T* node) {
+    return reinterpret_cast<Chunk*>(reinterpret_cast<uintptr_t>(node) & ~(kChunkBytes - 1));
+  }
+  Chunk* new_chunk() {
+    Chunk* chunk = static_cast<Chunk*>(map_chunk(huge_pages_));
+    ++chunk_count_;
+    chunk->prev = chunk->next = nullptr;
+    chunk->free = nullptr;
+    chunk->bump = kFirstSlot;
+    chunk->live = 0;
+    chunk->open = false;
+    open(chunk);
+    return chunk;
+  }
+  // Chunks with room go first in the list.
+  void open(Chunk* chunk) {
+    chunk->prev = nullptr;
+    chunk->next = open_;
+    if (open_ != nullptr) open_->prev = chunk;
+    open_ = chunk;
+    chunk->open = true;
+  }
+  void close(Chunk* chunk) {
+    if (chunk->prev != nullptr) {
+      chunk->prev->next = chunk->next;
+    } else {
+      open_ = chunk->next;
+    }
+    if (chunk->next != nullptr) chunk->next->prev = chunk->prev;
+    chunk->open = false;
+  }
+
+  Chunk* open_ = nullptr;
+  size_t chunk_count_ = 0;
+  bool huge_pages_;
 };
 
 }  // namespace weasel::cset

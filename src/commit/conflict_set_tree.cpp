@@ -16,9 +16,21 @@ uint64_t max_of(const uint64_t* values, int n) {
 
 }  // namespace
 
-VersionTree::VersionTree() { root_ = new_leaf(); }
+VersionTree::VersionTree(bool huge_pages) : leaves_(huge_pages), inners_(huge_pages) {
+  root_ = new_leaf();
+}
 
 VersionTree::~VersionTree() { free_subtree(root_, 0); }
+
+void VersionTree::clear() {
+  if (height_ == 0 && entry_count_ == 0 && max_version_ == 0) return;
+  free_subtree(root_, 0);
+  height_ = 0;
+  max_version_ = 0;
+  entry_count_ = 0;
+  gc_cursor_.clear();
+  root_ = new_leaf();
+}
 
 const Leaf* VersionTree::find_leaf(std::string_view key) const {
   const Node* node = root_;
@@ -85,6 +97,62 @@ void VersionTree::versions_at(const std::string_view* keys, int n, uint64_t* out
   for (int i = 0; i < n; ++i) {
     const Leaf* leaf = leaves[i];
     out[i] = found[i].eq ? leaf->points[found[i].pos - 1] : range_before(leaf, found[i].pos);
+  }
+}
+
+// find_leaves' two passes per level, raising each child's summary on the way (to the key's
+// version, which it is about to get). Then every leaf is searched and existing entries take
+// their version; the other keys' whole leaves are requested, and they are inserted while
+// their leaves have room: an insertion without a split changes no other leaf, so the leaves
+// found stay valid (positions are searched again: an earlier key may have gone into the same
+// leaf). Keys whose leaf is full take the ordinary path last. Points at different keys do
+// not interact, so only the order among equal keys matters, and every pass keeps it.
+void VersionTree::write_points(const std::string_view* keys, const uint64_t* versions, int n) {
+  WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
+  for (int i = 1; i < n; ++i) WEASEL_ASSERT(versions[i - 1] <= versions[i]);
+  Node* nodes[kGroup];
+  int idx[kGroup];
+  bool done[kGroup];
+  for (int i = 0; i < n; ++i) nodes[i] = root_;
+  for (int d = 0; d < height_; ++d) {
+    for (int i = 0; i < n; ++i) {
+      Inner* inner = static_cast<Inner*>(nodes[i]);
+      idx[i] = search_inner(inner, keys[i]);
+      __builtin_prefetch(&inner->children[idx[i]]);
+      __builtin_prefetch(&inner->max_points[idx[i]], 1);
+    }
+    for (int i = 0; i < n; ++i) {
+      Inner* inner = static_cast<Inner*>(nodes[i]);
+      inner->max_points[idx[i]] = std::max(inner->max_points[idx[i]], versions[i]);
+      nodes[i] = inner->children[idx[i]];
+      prefetch_node(nodes[i], d + 1 == height_, false);
+    }
+  }
+  if (n > 0) max_version_ = std::max(max_version_, versions[n - 1]);
+  for (int i = 0; i < n; ++i) {
+    Leaf* leaf = static_cast<Leaf*>(nodes[i]);
+    SearchResult r = search_leaf(leaf, keys[i]);
+    done[i] = r.eq;
+    if (r.eq) {
+      leaf->points[r.pos - 1] = versions[i];  // its range version stays: older, so smaller
+    } else {
+      prefetch_node(leaf, true, true);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    Leaf* leaf = static_cast<Leaf*>(nodes[i]);
+    if (done[i] || leaf->count == kLeafCapacity) continue;
+    done[i] = true;
+    SearchResult r = search_leaf(leaf, keys[i]);
+    if (r.eq) {
+      leaf->points[r.pos - 1] = versions[i];  // the same key earlier in this group
+      continue;
+    }
+    Path unused;  // insert_entry reads the path only to split, and this leaf has room
+    insert_entry(unused, leaf, r.pos, keys[i], versions[i], range_before(leaf, r.pos));
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!done[i]) write_point_unchecked(keys[i], versions[i]);
   }
 }
 
@@ -163,6 +231,12 @@ void VersionTree::raise_path(const Path& path, uint64_t v) {
 
 void VersionTree::write_point(std::string_view key, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
+  write_point_unchecked(key, v);
+}
+
+// write_point without its ordering check: write_points writes points at different keys out
+// of version order, which is harmless (they do not interact) but trips the check.
+void VersionTree::write_point_unchecked(std::string_view key, uint64_t v) {
   Path path;
   Leaf* leaf = find_leaf(key, path);
   SearchResult r = search_leaf(leaf, key);
@@ -298,9 +372,8 @@ size_t VersionTree::collect(uint64_t oldest, size_t budget) {
 }
 
 size_t VersionTree::memory_bytes() const {
-  return sizeof(*this) + leaf_count_ * sizeof(Leaf) + inner_count_ * sizeof(Inner) +
-         leaf_cache_.cached_bytes() + inner_cache_.cached_bytes() + keys_.reserved_bytes() +
-         gc_cursor_.capacity() + erase_cursor_.capacity();
+  return sizeof(*this) + leaves_.reserved_bytes() + inners_.reserved_bytes() +
+         keys_.reserved_bytes() + gc_cursor_.capacity() + erase_cursor_.capacity();
 }
 
 }  // namespace weasel::cset

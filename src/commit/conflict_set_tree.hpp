@@ -24,7 +24,7 @@
 // subtree (the range write that erased it covers that key with a newer version).
 //
 // Ownership: the tree owns its nodes and the key copies in them (memory from its KeyPool and
-// NodeCaches); string_views passed in are copied, never kept. Not thread-safe: one owner.
+// NodeSlabs); string_views passed in are copied, never kept. Not thread-safe: one owner.
 
 #include <cstddef>
 #include <cstdint>
@@ -104,7 +104,9 @@ struct Path {
 
 class VersionTree {
  public:
-  VersionTree();
+  // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
+  // tree would pin 2 MiB pages for a few nodes).
+  explicit VersionTree(bool huge_pages = true);
   ~VersionTree();
   VersionTree(const VersionTree&) = delete;
   VersionTree& operator=(const VersionTree&) = delete;
@@ -125,6 +127,11 @@ class VersionTree {
 
   // Sets key's version to v. v must be >= every version already written.
   void write_point(std::string_view key, uint64_t v);
+  // write_point(keys[i], versions[i]) for n <= kGroup keys, in order. Versions never
+  // decrease along the keys, and the first is >= every version already written. One grouped
+  // descent for all of them, so their cache misses overlap, and no other for the keys that
+  // are entries already or fit into their leaf without a split.
+  void write_points(const std::string_view* keys, const uint64_t* versions, int n);
   // Sets every key in [begin, end) to v (end absent: to the end of the key space); begin < end.
   void write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v);
 
@@ -132,6 +139,9 @@ class VersionTree {
   // (wrapping around), removing every entry that no longer changes the answer of a query with
   // v >= oldest. Returns the number of entries examined.
   size_t collect(uint64_t oldest, size_t budget);
+
+  // Removes every entry; the chunks of the freed nodes and keys stay for reuse.
+  void clear();
 
   size_t entry_count() const { return entry_count_; }
   size_t memory_bytes() const;
@@ -154,6 +164,7 @@ class VersionTree {
   static uint64_t range_before(const Leaf* leaf, int pos);
   bool any_above_in(const Node* node, int depth, Bound lo, Bound hi, uint64_t v) const;
   void raise_path(const Path& path, uint64_t v);
+  void write_point_unchecked(std::string_view key, uint64_t v);
   void upsert(std::string_view key, uint64_t point, bool set_range);
   void erase_between(std::string_view begin, std::optional<std::string_view> end);
   std::optional<std::string_view> fence_lo(const Path& path, int depth) const;
@@ -192,11 +203,9 @@ class VersionTree {
   int height_ = 0;  // inner levels above the leaves
   uint64_t max_version_ = 0;
   size_t entry_count_ = 0;
-  size_t leaf_count_ = 0;
-  size_t inner_count_ = 0;
   KeyPool keys_;
-  NodeCache<Leaf> leaf_cache_;
-  NodeCache<Inner> inner_cache_;
+  NodeSlab<Leaf> leaves_;
+  NodeSlab<Inner> inners_;
   uint64_t inserted_total_ = 0;
   std::string gc_cursor_;     // collect() resumes at the first entry >= this key
   std::string erase_cursor_;  // scratch for erase_between

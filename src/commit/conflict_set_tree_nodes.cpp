@@ -98,31 +98,27 @@ int64_t common_heads(const Node* a, const Node* b) {
 }  // namespace
 
 Leaf* VersionTree::new_leaf() {
-  Leaf* leaf = leaf_cache_.make();
+  Leaf* leaf = leaves_.make();
   leaf->is_leaf = true;
   pad_heads(leaf);
-  ++leaf_count_;
   return leaf;
 }
 
 Inner* VersionTree::new_inner() {
-  Inner* inner = inner_cache_.make();
+  Inner* inner = inners_.make();
   inner->count = 1;  // no separator yet
   pad_heads(inner);
   inner->count = 0;
-  ++inner_count_;
   return inner;
 }
 
 // Only the node itself: its keys were released or moved elsewhere before.
 void VersionTree::free_leaf(Leaf* leaf) {
-  leaf_cache_.recycle(leaf);
-  --leaf_count_;
+  leaves_.recycle(leaf);
 }
 
 void VersionTree::free_inner(Inner* inner) {
-  inner_cache_.recycle(inner);
-  --inner_count_;
+  inners_.recycle(inner);
 }
 
 void VersionTree::free_subtree(Node* node, int depth) {

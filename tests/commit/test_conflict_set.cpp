@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -238,6 +240,48 @@ TEST_CASE("conflict set: a batch of reads is answered in place") {
                                        Result::kCommit, Result::kTooOld, Result::kCommit});
 }
 
+TEST_CASE("conflict set: resolve() sees earlier transactions of its batch, in order") {
+  ConflictSet cs(1);
+  write_one(cs, point_write("c"), 5);
+  std::vector<Read> r1{point_read("x", 5)};
+  std::vector<Write> w1{point_write("a"), range_write("m", "p")};
+  std::vector<Read> r2{point_read("a", 9), point_read("c", 5)};  // a: written by txn 1 at 10
+  std::vector<Write> w2{point_write("z")};                         // txn 2 fails: not added
+  std::vector<Read> r3{range_read("n", "o", 10), point_read("z", 6), point_read("c", 5)};
+  std::vector<Read> r4{point_read("z", 6), range_read("b", "n", 9)};
+  std::vector<Write> w4{open_write("q")};
+  std::vector<Read> r5{point_read("zz", 11), point_read("a", 10)};  // q..: txn 4 failed
+  std::vector<ConflictSet::Transaction> txns{
+      {r1, w1, 10}, {r2, w2, 11}, {r3, {}, 12}, {r4, w4, 13}, {r5, {}, 14}};
+  std::vector<Result> results(10);
+  bool committed[5];
+  cs.set_oldest_version(4);
+  cs.resolve(txns, results, committed);
+  CHECK(results == std::vector<Result>{Result::kCommit,                      // txn 1
+                                       Result::kConflict, Result::kCommit,   // txn 2
+                                       Result::kCommit, Result::kCommit, Result::kCommit,
+                                       Result::kCommit, Result::kConflict,   // txn 4: [m, p)
+                                       Result::kCommit, Result::kCommit});   // txn 5
+  CHECK(committed[0]);
+  CHECK(!committed[1]);
+  CHECK(committed[2]);
+  CHECK(!committed[3]);
+  CHECK(committed[4]);
+  // Afterwards the history holds exactly the committed writes.
+  CHECK(check_one(cs, point_read("a", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("n", 9)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("z", 4)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("zz", 4)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("x", 3)) == Result::kTooOld);
+  cs.check_invariants();
+  // A second batch starts from a clean scratch: nothing of the first batch's leftovers.
+  std::vector<Read> r6{point_read("zz", 10)};
+  std::vector<ConflictSet::Transaction> again{{r6, {}, 15}};
+  cs.resolve(again, std::span(results).first(1), std::span(committed, 1));
+  CHECK(results[0] == Result::kCommit);
+  CHECK(committed[0]);
+}
+
 TEST_CASE("conflict set: too old, and oldest_version never goes back") {
   ConflictSet cs;
   write_one(cs, point_write("a"), 10);
@@ -255,7 +299,9 @@ TEST_CASE("conflict set: too old, and oldest_version never goes back") {
 
 TEST_CASE("conflict set: collection frees memory and keeps answers right") {
   ConflictSet cs;
-  const size_t n = 100000;  // not scaled: fixed reserves (node cache, one chunk) need room
+  // Not scaled: fixed reserves (a node chunk per node type and tree, a key chunk per size
+  // class) need a history much larger than they are.
+  const size_t n = 400000;
   std::vector<std::string> keys;
   keys.reserve(n);
   for (size_t i = 0; i < n; ++i) keys.push_back("key/" + std::to_string(i * 7919 % n) + "/x");
@@ -275,7 +321,12 @@ TEST_CASE("conflict set: collection frees memory and keeps answers right") {
   size_t steps = 0;
   while (cs.entry_count() > 0 && steps < step_bound) cs.set_oldest_version(n + 2 + steps++);
   CHECK(cs.entry_count() == 0);
-  CHECK(cs.memory_bytes() < full_bytes / 20);
+  // What stays: the chunk of the root leaf and one spare chunk per node type (the main tree
+  // and resolve()'s scratch tree), one key chunk per size class.
+  size_t reserve_bytes =
+      4 * cset::kHugeChunkBytes + cset::KeyPool::kClasses * cset::KeyPool::kChunkBytes;
+  CHECK(full_bytes > 3 * reserve_bytes);
+  CHECK(cs.memory_bytes() <= reserve_bytes);
   cs.check_invariants();
   write_one(cs, point_write(keys[0]), n + 2 + steps);
   CHECK(check_one(cs, point_read(keys[0], n + 1 + steps)) == Result::kConflict);
@@ -460,103 +511,192 @@ struct Workload {
   int open_percent;         // of range reads and writes: [begin, inf)
   int invariant_every;      // transactions between full structural checks
   bool large;               // step model only (the linear scan would be too slow)
+  size_t max_batch = 1;     // > 1: batches of 1..max_batch transactions through resolve()
 };
 
-// Drives transactions through the set and the models; returns operations done.
-size_t run_workload(const Workload& wl, uint64_t seed) {
-  Rng rng{seed};
-  uint64_t oldest = rng.below(4);
-  ConflictSet cs(oldest);
-  LinearModel linear(oldest);
-  StepModel steps;
-  uint64_t version = oldest;
-  std::vector<std::string> storage;
+// One batch of generated transactions; string_views point into `storage` (a deque: stable).
+struct Batch {
+  std::deque<std::string> storage;
   std::vector<Read> reads;
   std::vector<Write> writes;
-  std::vector<Result> results;
-  size_t ops = 0;
-  size_t outcomes[3] = {0, 0, 0};
-  std::vector<std::string> recent(64);  // keys written lately: reads aim at them half the time
-  for (size_t txn = 0; txn < wl.transactions; ++txn) {
-    version += 1 + rng.below(3);
+  std::vector<size_t> read_end;   // per transaction: end offset in `reads`
+  std::vector<size_t> write_end;  // per transaction: end offset in `writes`
+  std::vector<uint64_t> versions;
+  void clear() {
     storage.clear();
-    storage.reserve(16);  // string_views below point into it: no reallocation allowed
     reads.clear();
     writes.clear();
-    auto key = [&]() -> std::string_view { return storage.emplace_back(wl.keys.make(rng)); };
+    read_end.clear();
+    write_end.clear();
+    versions.clear();
+  }
+  std::span<const Read> reads_of(size_t t) const {
+    size_t b = t == 0 ? 0 : read_end[t - 1];
+    return std::span(reads).subspan(b, read_end[t] - b);
+  }
+  std::span<const Write> writes_of(size_t t) const {
+    size_t b = t == 0 ? 0 : write_end[t - 1];
+    return std::span(writes).subspan(b, write_end[t] - b);
+  }
+};
+
+// The models and the set under test, with the bookkeeping of one randomized run.
+struct Run {
+  const Workload& wl;
+  uint64_t seed;
+  Rng rng{seed};
+  uint64_t oldest = rng.below(4);
+  ConflictSet cs{oldest};
+  LinearModel linear{oldest};
+  StepModel steps;
+  uint64_t version = oldest;
+  size_t ops = 0;
+  size_t outcomes[3] = {0, 0, 0};
+  std::vector<std::string> recent = std::vector<std::string>(64);  // reads aim here half the time
+
+  void generate_txn(Batch& batch) {
+    version += 1 + rng.below(3);
+    auto key = [&]() -> std::string_view { return batch.storage.emplace_back(wl.keys.make(rng)); };
     // Mostly near `begin` (a prefix of it plus one symbol, possibly before it: empty), else
     // anywhere (wide or empty). Large workloads stay local so the step model stays fast.
     auto end_near = [&](std::string_view b) -> std::string_view {
       if (!wl.large && rng.percent(25)) return key();
       std::string e(b.substr(0, b.size() - std::min<size_t>(b.size(), rng.below(3))));
       e += wl.keys.alphabet[rng.below(wl.keys.alphabet.size())];
-      return storage.emplace_back(std::move(e));
+      return batch.storage.emplace_back(std::move(e));
     };
     for (uint64_t i = rng.below(5); i > 0; --i) {
       // Half of the reads are recent, the others anywhere in (and a little below) the window.
       uint64_t span = rng.percent(50) ? 8 : std::min<uint64_t>(version - oldest + 3, 4 * wl.window);
       uint64_t rv = version - std::min<uint64_t>(version, rng.below(span));
       std::string_view b =
-          rng.percent(50) ? storage.emplace_back(recent[rng.below(recent.size())]) : key();
+          rng.percent(50) ? batch.storage.emplace_back(recent[rng.below(recent.size())]) : key();
       if (!rng.percent(wl.range_read_percent)) {
-        reads.push_back(point_read(b, rv));
+        batch.reads.push_back(point_read(b, rv));
       } else if (rng.percent(wl.open_percent)) {
-        reads.push_back(open_read(b, rv));
+        batch.reads.push_back(open_read(b, rv));
       } else {
-        reads.push_back(range_read(b, end_near(b), rv));
+        batch.reads.push_back(range_read(b, end_near(b), rv));
       }
     }
-    results.assign(reads.size(), Result::kCommit);
-    cs.check(reads, results);
+    for (uint64_t i = rng.below(4); i > 0; --i) {
+      std::string_view b = key();
+      recent[rng.below(recent.size())] = b;
+      if (!rng.percent(wl.range_write_percent)) {
+        batch.writes.push_back(point_write(b));
+      } else if (rng.percent(wl.open_percent)) {
+        batch.writes.push_back(open_write(b));
+      } else {
+        batch.writes.push_back(range_write(b, end_near(b)));
+      }
+    }
+    batch.read_end.push_back(batch.reads.size());
+    batch.write_end.push_back(batch.writes.size());
+    batch.versions.push_back(version);
+  }
+
+  // Compares one transaction's answers with the models; returns whether they all commit.
+  bool verify_reads(std::span<const Read> reads, const Result* got, size_t txn) {
+    bool all_commit = true;
     for (size_t i = 0; i < reads.size(); ++i) {
       Result want = steps.check(reads[i], oldest);
       if (!wl.large) {
         Result linear_want = linear.check(reads[i]);
         if (linear_want != want) FAIL("models disagree on " << describe(reads[i]));
       }
-      if (results[i] != want) {
+      if (got[i] != want) {
         FAIL("seed " << seed << " txn " << txn << ": " << describe(reads[i]) << " got "
-                     << int(results[i]) << " want " << int(want));
+                     << int(got[i]) << " want " << int(want));
       }
       ++outcomes[static_cast<int>(want)];
+      all_commit = all_commit && want == Result::kCommit;
     }
-    for (uint64_t i = rng.below(4); i > 0; --i) {
-      std::string_view b = key();
-      recent[rng.below(recent.size())] = b;
-      if (!rng.percent(wl.range_write_percent)) {
-        writes.push_back(point_write(b));
-      } else if (rng.percent(wl.open_percent)) {
-        writes.push_back(open_write(b));
-      } else {
-        writes.push_back(range_write(b, end_near(b)));
-      }
-    }
-    cs.add_writes(writes, version);
-    for (const Write& w : writes) {
-      if (!wl.large) linear.add(w, version);
-      steps.add(w, version);
-    }
-    if (rng.percent(12)) {
-      uint64_t lag = wl.window + rng.below(wl.window);
-      uint64_t target = version > lag ? version - lag : 0;
-      if (target > oldest) {
-        oldest = target;
-        cs.set_oldest_version(oldest);
-        if (!wl.large) linear.set_oldest(oldest);
-      }
-    }
-    if (txn % static_cast<size_t>(wl.invariant_every) == 0) cs.check_invariants();
-    ops += reads.size() + writes.size();
+    return all_commit;
   }
-  cs.check_invariants();
-  MESSAGE("seed " << seed << ": " << ops << " operations; commit " << outcomes[0]
-                  << ", conflict " << outcomes[1] << ", too old " << outcomes[2] << "; "
-                  << cs.entry_count() << " entries at the end");
+
+  void model_writes(std::span<const Write> writes, uint64_t v) {
+    for (const Write& w : writes) {
+      if (!wl.large) linear.add(w, v);
+      steps.add(w, v);
+    }
+  }
+
+  // One transaction at a time: check(), then add_writes() whatever the answers (the set must
+  // hold any write it is given).
+  void run_single(const Batch& batch, std::vector<Result>& results, size_t txn) {
+    std::span<const Read> reads = batch.reads_of(0);
+    results.assign(reads.size(), Result::kCommit);
+    cs.check(reads, results);
+    verify_reads(reads, results.data(), txn);
+    cs.add_writes(batch.writes_of(0), batch.versions[0]);
+    model_writes(batch.writes_of(0), batch.versions[0]);
+  }
+
+  // A batch through resolve(): the models replay it one transaction at a time, adding the
+  // writes of those that commit.
+  void run_batch(const Batch& batch, std::vector<Result>& results, size_t first_txn) {
+    size_t n = batch.versions.size();
+    std::vector<ConflictSet::Transaction> txns(n);
+    for (size_t t = 0; t < n; ++t) {
+      txns[t] = {batch.reads_of(t), batch.writes_of(t), batch.versions[t]};
+    }
+    results.assign(batch.reads.size(), Result::kCommit);
+    std::unique_ptr<bool[]> committed(new bool[n]);
+    cs.resolve(txns, results, std::span(committed.get(), n));
+    for (size_t t = 0; t < n; ++t) {
+      size_t at = t == 0 ? 0 : batch.read_end[t - 1];
+      bool want = verify_reads(txns[t].reads, results.data() + at, first_txn + t);
+      if (committed[t] != want) {
+        FAIL("seed " << seed << " txn " << first_txn + t << ": committed " << committed[t]);
+      }
+      if (want) model_writes(txns[t].writes, txns[t].version);
+    }
+  }
+
+  void maybe_advance_oldest() {
+    if (!rng.percent(12)) return;
+    uint64_t lag = wl.window + rng.below(wl.window);
+    uint64_t target = version > lag ? version - lag : 0;
+    if (target <= oldest) return;
+    oldest = target;
+    cs.set_oldest_version(oldest);
+    if (!wl.large) linear.set_oldest(oldest);
+  }
+};
+
+// Drives transactions through the set and the models; returns operations done.
+size_t run_workload(const Workload& wl, uint64_t seed) {
+  Run run{wl, seed};
+  Batch batch;
+  std::vector<Result> results;
+  size_t next_check = 0;
+  for (size_t txn = 0; txn < wl.transactions;) {
+    size_t n = wl.max_batch <= 1 ? 1 : 1 + run.rng.below(wl.max_batch);
+    n = std::min(n, wl.transactions - txn);
+    batch.clear();
+    for (size_t i = 0; i < n; ++i) run.generate_txn(batch);
+    if (wl.max_batch <= 1) {
+      run.run_single(batch, results, txn);
+    } else {
+      run.run_batch(batch, results, txn);
+    }
+    run.ops += batch.reads.size() + batch.writes.size();
+    txn += n;
+    run.maybe_advance_oldest();
+    if (txn >= next_check) {
+      run.cs.check_invariants();
+      next_check = txn + static_cast<size_t>(wl.invariant_every);
+    }
+  }
+  run.cs.check_invariants();
+  MESSAGE("seed " << seed << ": " << run.ops << " operations; commit " << run.outcomes[0]
+                  << ", conflict " << run.outcomes[1] << ", too old " << run.outcomes[2] << "; "
+                  << run.cs.entry_count() << " entries at the end");
   // Every outcome must be exercised, or the comparison proves little.
-  CHECK(outcomes[0] > ops / 20);
-  CHECK(outcomes[1] > ops / 20);
-  CHECK(outcomes[2] > 0);
-  return ops;
+  CHECK(run.outcomes[0] > run.ops / 20);
+  CHECK(run.outcomes[1] > run.ops / 20);
+  CHECK(run.outcomes[2] > 0);
+  return run.ops;
 }
 
 TEST_CASE("conflict set: randomized vs linear model, tiny alphabet") {
@@ -593,6 +733,22 @@ TEST_CASE("conflict set: randomized vs step model, large history") {
   size_t ops = 0;
   for (uint64_t seed : {21, 22}) ops += run_workload(wl, seed);
   MESSAGE("operations: " << ops);
+  CHECK(ops > 0);
+}
+
+TEST_CASE("conflict set: resolve() batches vs models, tiny alphabet") {
+  // Batches of up to 40 transactions: later ones read what earlier ones wrote, in order.
+  Workload wl{{"\x00\x01"s + "a\xff", 0, 5}, scaled(120000), 60, 30, 30, 15, 500, false, 40};
+  size_t ops = 0;
+  for (uint64_t seed : {41, 42, 43}) ops += run_workload(wl, seed);
+  CHECK(ops > 0);
+}
+
+TEST_CASE("conflict set: resolve() batches vs models, long prefixes and large history") {
+  KeySpace prefixed{"\x00\x01\xff"s, 0, 6, "tenant\0\0/table\0\x01/index/\0\0\0\0/"s};
+  Workload small{prefixed, scaled(60000), 60, 30, 30, 15, 500, false, 100};
+  Workload large{{"abcdefgh", 6, 10}, scaled(150000), 60000, 10, 5, 0, 20000, true, 200};
+  size_t ops = run_workload(small, 51) + run_workload(large, 52) + run_workload(large, 53);
   CHECK(ops > 0);
 }
 
