@@ -112,15 +112,6 @@ echo "load_tester -c$connections -t$threads --warmup ${warmup}s --duration ${dur
 results="$bench_tmp/results.jsonl"
 : >"$results"
 
-# "on_cpu_ns runqueue_wait_ns now_ns" summed over the threads of PID.
-schedstat() {  # PID
-  local now
-  now=$(date +%s%N)
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null |
-    awk -v now="$now" '{ run += $1; wait += $2 } END { printf "%.0f %.0f %s\n", run, wait, now }'
-}
-
-scrape() { curl -sf "http://127.0.0.1:$weasel_port/metrics" >"$1" || die "GET /metrics failed"; }
 
 # The figures: `report run NAME ROUND JSON BEFORE AFTER SCHED_BEFORE SCHED_AFTER` prints one
 # JSON line (the run's figures, the server's CPU and run-queue wait from two schedstat()

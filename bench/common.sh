@@ -186,3 +186,14 @@ start_redis() {  # PORT [DIRECTIVE...]
   bench_pids+=("$redis_pid")
   wait_command_ready redis "$redis_pid" "$dir/stdout.log" redis-cli -p "$port" ping
 }
+
+# "on_cpu_ns runqueue_wait_ns now_ns" summed over the threads of PID.
+schedstat() {  # PID
+  local now
+  now=$(date +%s%N)
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+    awk -v now="$now" '{ run += $1; wait += $2 } END { printf "%.0f %.0f %s\n", run, wait, now }'
+}
+
+# Saves weaseldb's /metrics (the server at $weasel_port) to FILE.
+scrape() { curl -sf "http://127.0.0.1:$weasel_port/metrics" >"$1" || die "GET /metrics failed"; }

@@ -103,15 +103,6 @@ echo "stream_lag -c$connections --subscribers 0|$subscribers --warmup ${warmup}s
 results="$bench_tmp/results.jsonl"
 : >"$results"
 
-# "on_cpu_ns runqueue_wait_ns now_ns" summed over the threads of PID.
-schedstat() {  # PID
-  local now
-  now=$(date +%s%N)
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null |
-    awk -v now="$now" '{ run += $1; wait += $2 } END { printf "%.0f %.0f %s\n", run, wait, now }'
-}
-
-scrape() { curl -sf "http://127.0.0.1:$weasel_port/metrics" >"$1" || die "GET /metrics failed"; }
 
 report() {
   "$PYTHON" - "$@" <<'EOF'
