@@ -22,7 +22,9 @@ void append_b64_field(std::string& out, std::string_view name, std::string_view 
   out += '"';
 }
 
-void append_operation(std::string& out, const LogOperation& op) {
+}  // namespace
+
+void append_operation_json(std::string& out, const LogOperation& op) {
   switch (op.type) {
     case LogOperation::Type::kWrite:
       out += "{\"type\":\"write\"";
@@ -41,6 +43,8 @@ void append_operation(std::string& out, const LogOperation& op) {
   }
   out += '}';
 }
+
+namespace {
 
 // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
@@ -108,7 +112,7 @@ bool append_transaction_event(std::string& out, const TransactionView& txn,
     if (!filter.touches(op)) continue;
     if (!first) out += ',';
     first = false;
-    append_operation(out, op);
+    append_operation_json(out, op);
   }
   out += "]}\n\n";
   return true;

@@ -34,6 +34,10 @@ struct KeyFilter {
 bool append_transaction_event(std::string& out, const TransactionView& txn,
                               std::string_view leader_id, const KeyFilter& filter);
 
+// One operation in the commit request's shape, e.g. {"type":"write","key":B64,"value":B64}
+// (shared with tools/log_dump, which prints the log the same way).
+void append_operation_json(std::string& out, const LogOperation& op);
+
 // `event: checkpoint` with `{"committed_version":V,"leader_id":"L"}`.
 void append_checkpoint_event(std::string& out, uint64_t committed_version,
                              std::string_view leader_id);

@@ -9,6 +9,7 @@
 #include "core/base64.hpp"
 #include "core/json_escape.hpp"
 #include "log/local_log_store.hpp"
+#include "stream/sse_format.hpp"
 
 namespace weasel::log_dump {
 namespace {
@@ -38,34 +39,6 @@ constexpr std::string_view kUsage =
     "server's recovery: a torn batch at the very end of the log is truncated away.\n"
     "Exit status: 0 dumped; 1 the log could not be opened or read (a corruption message\n"
     "names the file and offset); 2 usage error.\n";
-
-void append_key(std::string& out, std::string_view name, std::string_view bytes) {
-  out += ",\"";
-  out += name;
-  out += "\":\"";
-  base64_encode_append(out, bytes);
-  out += '"';
-}
-
-void append_operation_json(std::string& out, const LogOperation& op) {
-  switch (op.type) {
-    case LogOperation::Type::kWrite:
-      out += "{\"type\":\"write\"";
-      append_key(out, "key", op.key);
-      append_key(out, "value", op.value);
-      break;
-    case LogOperation::Type::kDelete:
-      out += "{\"type\":\"delete\"";
-      append_key(out, "key", op.key);
-      break;
-    case LogOperation::Type::kRangeDelete:
-      out += "{\"type\":\"range_delete\"";
-      append_key(out, "begin", op.key);
-      if (!op.end_is_infinite) append_key(out, "end", op.end);
-      break;
-  }
-  out += '}';
-}
 
 std::optional<uint64_t> parse_uint64(std::string_view text) {
   uint64_t value = 0;
