@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 
-#include "core/base64.hpp"
 #include "core/json_escape.hpp"
 #include "log/local_log_store.hpp"
 #include "stream/sse_format.hpp"
