@@ -35,6 +35,7 @@ struct Hub::Subscriber {
   bool catchup_pending = false;
   bool epollout = false;  // EPOLLOUT armed (the socket was full)
   bool dirty = false;
+  std::chrono::steady_clock::time_point dirty_since;
   uint64_t last_checkpoint = 0;
   std::chrono::steady_clock::time_point last_queued;
   OutputQueue out;
@@ -216,14 +217,7 @@ void Hub::run() {
     }
     const bool running = drain_inbox();
     if (now_ >= next_tick_) tick(now_);
-    std::vector<uint64_t> dirty;
-    dirty.swap(dirty_);
-    for (uint64_t id : dirty) {
-      auto it = subscribers_.find(id);
-      if (it == subscribers_.end()) continue;
-      it->second->dirty = false;
-      flush(*it->second);
-    }
+    flush_dirty(!running);
     if (!running) break;
   }
   while (!subscribers_.empty()) close(*subscribers_.begin()->second, Reason::kShutdown);
@@ -418,7 +412,35 @@ void Hub::push_checkpoint(Subscriber& sub) {
 void Hub::mark_dirty(Subscriber& sub) {
   if (sub.dirty || sub.epollout) return;  // an armed EPOLLOUT flushes it
   sub.dirty = true;
+  sub.dirty_since = now_;
   dirty_.push_back(sub.id);
+  flush_due_ = std::min(flush_due_, now_ + std::chrono::microseconds(options_.coalesce_us));
+}
+
+void Hub::flush_dirty(bool all) {
+  const auto window = std::chrono::microseconds(options_.coalesce_us);
+  std::vector<uint64_t> dirty;
+  dirty.swap(dirty_);
+  flush_due_ = std::chrono::steady_clock::time_point::max();
+  for (uint64_t id : dirty) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) continue;
+    Subscriber& sub = *it->second;
+    // Live streams gather; catching-up ones write at once (their next read waits on it).
+    const bool gather = !all && sub.live && sub.out.pending_bytes() < options_.coalesce_bytes &&
+                        now_ - sub.dirty_since < window;
+    if (gather) {
+      dirty_.push_back(id);
+      flush_due_ = std::min(flush_due_, sub.dirty_since + window);
+      continue;
+    }
+    sub.dirty = false;
+    flush(sub);
+  }
+  for (uint64_t id : dirty_) {  // flush() may have queued more
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) flush_due_ = std::min(flush_due_, it->second->dirty_since + window);
+  }
 }
 
 void Hub::flush(Subscriber& sub) {
@@ -496,10 +518,14 @@ void Hub::tick(std::chrono::steady_clock::time_point now) {
 }
 
 int Hub::next_timeout_ms(std::chrono::steady_clock::time_point now) const {
-  // Flushing can queue more (a drained catch-up pulls its next part): write that at once.
-  if (now >= next_tick_ || !dirty_.empty()) return 0;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - now);
-  return static_cast<int>(left.count()) + 1;
+  if (now >= next_tick_) return 0;
+  auto until = next_tick_;
+  if (!dirty_.empty()) {
+    if (now >= flush_due_) return 0;
+    until = std::min(until, flush_due_);
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - now);
+  return static_cast<int>((left.count() + 999) / 1000);
 }
 
 void Hub::close(Subscriber& sub, Reason reason, std::string_view code, std::string_view message,

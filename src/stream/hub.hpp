@@ -51,6 +51,10 @@ struct HubOptions {
   size_t recent_bytes_max = size_t{32} << 20;   // in-memory tail kept for joining subscribers
   size_t catchup_chunk_bytes = size_t{256} << 10;  // log bytes per catch-up read
   int retry_ms = 1000;                          // the stream's `retry:` field
+  // Writes to a subscriber are gathered for up to this long, or until this many bytes wait:
+  // fewer, larger socket writes (per-write kernel cost dominates fan-out) for a bounded lag.
+  int coalesce_us = 2000;
+  size_t coalesce_bytes = size_t{64} << 10;
   std::string leader_id;                        // named by checkpoints
 };
 
@@ -117,6 +121,9 @@ class Hub : public BatchObserver {
   void close(Subscriber& sub, Reason reason, std::string_view code = {},
              std::string_view message = {}, std::string_view field = {}, uint64_t value = 0);
   void mark_dirty(Subscriber& sub);
+  // Writes what is queued, except live streams still gathering (see HubOptions::coalesce_us);
+  // `all` writes everything.
+  void flush_dirty(bool all);
   uint64_t limit_for(const Subscriber& sub) const;
   int next_timeout_ms(std::chrono::steady_clock::time_point now) const;
 
@@ -139,6 +146,7 @@ class Hub : public BatchObserver {
   std::chrono::steady_clock::time_point now_;
   std::unordered_map<uint64_t, std::unique_ptr<Subscriber>> subscribers_;
   std::vector<uint64_t> dirty_;  // subscribers with output to write
+  std::chrono::steady_clock::time_point flush_due_;  // the oldest gathered write is due
   uint64_t next_id_ = 1;
   std::chrono::steady_clock::time_point next_tick_;
   std::unique_ptr<CatchupWorker> worker_;
