@@ -73,28 +73,7 @@ if ((use_strace)); then command -v strace >/dev/null || die "strace not installe
 
 [[ -z "$niceness" || "$niceness" =~ ^-?[0-9]+$ ]] || die "--nice takes an integer"
 
-CLIENT_PIN=""
-SERVER_PIN=""
-if ((pin)) && (($(nproc) >= 2)); then
-  SERVER_PIN="taskset -c 0"
-  CLIENT_PIN="taskset -c 1-$(($(nproc) - 1))"
-fi
-if [[ -n "$niceness" ]]; then
-  # With autogroup scheduling (sched_autogroup_enabled=1) nice only ranks processes within one
-  # session; against other sessions' work the session's autogroup nice counts. So each server
-  # and load_tester gets a session of its own (setsid: a new autogroup, no fork here since a
-  # background job of this script is not a process-group leader) whose autogroup nice is set
-  # before exec, which keeps the PID the script waits on and stops.
-  cat >"$bench_tmp/prio" <<'EOF'
-#!/bin/sh
-if [ -w /proc/self/autogroup ]; then echo "$PRIO" >/proc/self/autogroup || exit 1; fi
-exec nice -n "$PRIO" "$@"
-EOF
-  chmod +x "$bench_tmp/prio"
-  export PRIO=$niceness
-  SERVER_PIN="setsid $bench_tmp/prio $SERVER_PIN"
-  CLIENT_PIN="setsid $bench_tmp/prio $CLIENT_PIN"
-fi
+set_pin_and_priority "$pin" "$niceness"
 
 weasel_port=$(free_port)
 start_weaseldb "$weasel_port"

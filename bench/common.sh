@@ -197,3 +197,32 @@ schedstat() {  # PID
 
 # Saves weaseldb's /metrics (the server at $weasel_port) to FILE.
 scrape() { curl -sf "http://127.0.0.1:$weasel_port/metrics" >"$1" || die "GET /metrics failed"; }
+
+# Sets SERVER_PIN and CLIENT_PIN, the command prefixes for servers and load generators:
+# PIN=1 on 2+ CPUs puts servers on CPU 0 and clients on the others; NICENESS (empty: none)
+# runs each in a session of its own at that nice. With autogroup scheduling
+# (sched_autogroup_enabled=1) nice only ranks processes within one session; against other
+# sessions' work the session's autogroup nice counts. So each process gets a session of its
+# own (setsid: a new autogroup, no fork, since a background job of a script is not a
+# process-group leader) whose autogroup nice is set before exec, which keeps the PID the
+# script waits on and stops.
+set_pin_and_priority() {  # PIN NICENESS
+  local pin=$1 niceness=$2
+  CLIENT_PIN=""
+  SERVER_PIN=""
+  if ((pin)) && (($(nproc) >= 2)); then
+    SERVER_PIN="taskset -c 0"
+    CLIENT_PIN="taskset -c 1-$(($(nproc) - 1))"
+  fi
+  if [[ -n "$niceness" ]]; then
+    cat >"$bench_tmp/prio" <<'EOF2'
+#!/bin/sh
+if [ -w /proc/self/autogroup ]; then echo "$PRIO" >/proc/self/autogroup || exit 1; fi
+exec nice -n "$PRIO" "$@"
+EOF2
+    chmod +x "$bench_tmp/prio"
+    export PRIO=$niceness
+    SERVER_PIN="setsid $bench_tmp/prio $SERVER_PIN"
+    CLIENT_PIN="setsid $bench_tmp/prio $CLIENT_PIN"
+  fi
+}

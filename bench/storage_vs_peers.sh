@@ -43,17 +43,9 @@ done
 DB_BENCH=${DB_BENCH:-$BENCH_ROOT/build/release/db_bench}
 require_file "$DB_BENCH" "build it: ./scripts/build.sh release db_bench"
 
-prefix=()
-if [[ -n "$niceness" ]]; then
-  cat >"$bench_tmp/prio" <<'EOF'
-#!/bin/sh
-if [ -w /proc/self/autogroup ]; then echo "$PRIO" >/proc/self/autogroup || exit 1; fi
-exec nice -n "$PRIO" "$@"
-EOF
-  chmod +x "$bench_tmp/prio"
-  export PRIO=$niceness
-  prefix=(setsid "$bench_tmp/prio")
-fi
+# Not pinned (db_bench's engines run background threads of their own); nice as the others.
+set_pin_and_priority 0 "$niceness"
+read -r -a prefix <<<"$CLIENT_PIN"
 
 orders=(weaseldb,rocksdb,leveldb rocksdb,leveldb,weaseldb leveldb,weaseldb,rocksdb)
 results="$bench_tmp/results.txt"

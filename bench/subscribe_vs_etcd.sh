@@ -68,25 +68,7 @@ require_file "$STREAM_LAG" "build it: ./scripts/build.sh release stream_lag"
 command -v curl >/dev/null || die "curl not installed"
 if ((use_etcd)); then command -v etcd >/dev/null || die "etcd not installed (scripts/install-deps.sh bench)"; fi
 
-CLIENT_PIN=""
-SERVER_PIN=""
-if ((pin)) && (($(nproc) >= 2)); then
-  SERVER_PIN="taskset -c 0"
-  CLIENT_PIN="taskset -c 1-$(($(nproc) - 1))"
-fi
-if [[ -n "$niceness" ]]; then
-  # As in commit_vs_peers.sh: with autogroup scheduling, nice only ranks processes within a
-  # session, so each server and stream_lag gets a session whose autogroup nice is set too.
-  cat >"$bench_tmp/prio" <<'EOF'
-#!/bin/sh
-if [ -w /proc/self/autogroup ]; then echo "$PRIO" >/proc/self/autogroup || exit 1; fi
-exec nice -n "$PRIO" "$@"
-EOF
-  chmod +x "$bench_tmp/prio"
-  export PRIO=$niceness
-  SERVER_PIN="setsid $bench_tmp/prio $SERVER_PIN"
-  CLIENT_PIN="setsid $bench_tmp/prio $CLIENT_PIN"
-fi
+set_pin_and_priority "$pin" "$niceness"
 
 weasel_port=$(free_port)
 start_weaseldb "$weasel_port" "${weasel_toml[@]}"
