@@ -285,11 +285,15 @@ void Hub::close_slow(Subscriber& sub) {
 void Hub::on_durable(uint64_t version) {
   hub_durable_ = version;
   durable_advanced_ = true;
-  std::vector<Subscriber*> live;
+  // By id (pump may close one): no iterator or pointer outlives a close.
+  scratch_ids_.clear();
   for (auto& [id, sub] : subscribers_) {
-    if (sub->durable && sub->live) live.push_back(sub.get());
+    if (sub->durable && sub->live) scratch_ids_.push_back(id);
   }
-  for (Subscriber* sub : live) pump(*sub);  // may close it
+  for (uint64_t id : scratch_ids_) {
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) pump(*it->second);
+  }
 }
 
 void Hub::on_add(SubscriptionRequest request, std::unique_ptr<SubscriberSink> sink) {
@@ -419,10 +423,11 @@ void Hub::mark_dirty(Subscriber& sub) {
 
 void Hub::flush_dirty(bool all) {
   const auto window = std::chrono::microseconds(options_.coalesce_us);
-  std::vector<uint64_t> dirty;
-  dirty.swap(dirty_);
+  // Swapped with a member so neither vector is reallocated per loop.
+  scratch_ids_.clear();
+  scratch_ids_.swap(dirty_);
   flush_due_ = std::chrono::steady_clock::time_point::max();
-  for (uint64_t id : dirty) {
+  for (uint64_t id : scratch_ids_) {
     auto it = subscribers_.find(id);
     if (it == subscribers_.end()) continue;
     Subscriber& sub = *it->second;

@@ -146,6 +146,7 @@ class Hub : public BatchObserver {
   std::chrono::steady_clock::time_point now_;
   std::unordered_map<uint64_t, std::unique_ptr<Subscriber>> subscribers_;
   std::vector<uint64_t> dirty_;  // subscribers with output to write
+  std::vector<uint64_t> scratch_ids_;  // reused by on_durable and flush_dirty
   std::chrono::steady_clock::time_point flush_due_;  // the oldest gathered write is due
   uint64_t next_id_ = 1;
   std::chrono::steady_clock::time_point next_tick_;

@@ -80,15 +80,18 @@ class PageServer:
     def url(self):
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/page.html"
 
-    def wait_for(self, predicate, what):
-        """Blocks until a report satisfies `predicate`; each wait is bounded."""
-        while True:
+    def next_report_where(self, predicate, what):
+        """The next report satisfying `predicate`. The page posts one report per event, so
+        this reads reports (a blocking queue) until one matches; the read's bound and the
+        report count are failure bounds, not synchronization."""
+        for _ in range(10_000):  # bounded-poll: at most this many reports
             try:
-                r = self.reports.get(timeout=SOCKET_TIMEOUT_S)
+                r = self.reports.get(timeout=SOCKET_TIMEOUT_S)  # bounded-poll: failure bound
             except queue.Empty:
                 raise AssertionError(f"the browser never reported {what}")
             if predicate(r):
                 return r
+        raise AssertionError(f"no report showed {what}")
 
     def close(self):
         self.httpd.shutdown()
@@ -107,17 +110,17 @@ def test_browser_event_source_follows_commits_across_restart():
          "--remote-debugging-port=0", page.url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        page.wait_for(lambda r: r["opens"] >= 1, "an open stream")
+        page.next_report_where(lambda r: r["opens"] >= 1, "an open stream")
         first = [commit_ok(server, {"operations": [write(f"b{i}", f"v{i}")]}) for i in range(5)]
-        page.wait_for(lambda r: len(r["received"]) >= 5, "the first five commits")
+        page.next_report_where(lambda r: len(r["received"]) >= 5, "the first five commits")
 
         # The server restarts on the same port; EventSource reconnects by itself with
         # Last-Event-ID and must continue exactly where it was.
         assert server.restart() == 0
         assert server.port == port
-        page.wait_for(lambda r: r["opens"] >= 2, "a reconnect after the restart")
+        page.next_report_where(lambda r: r["opens"] >= 2, "a reconnect after the restart")
         second = [commit_ok(server, {"operations": [write(f"a{i}", f"w{i}")]}) for i in range(5)]
-        final = page.wait_for(lambda r: len(r["received"]) >= 10, "all ten commits")
+        final = page.next_report_where(lambda r: len(r["received"]) >= 10, "all ten commits")
 
         got = final["received"]
         assert [int(e["id"]) for e in got] == first + second

@@ -26,7 +26,7 @@ namespace {
 class Client {
  public:
   explicit Client(int fd) : fd_(fd) {
-    timeval tv{30, 0};
+    timeval tv{30, 0};  // bounded-poll: a failure bound on every read, never a synchronizer
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
   ~Client() { close(); }
