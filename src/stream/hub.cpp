@@ -59,6 +59,7 @@ struct Hub::Inbox {
   std::mutex mu;
   std::vector<Item> items;
   bool stop = false;
+  std::vector<Item> draining;  // hub thread only
 };
 
 Hub::Hub(const HubOptions& options, const LogStore& log, MetricsRegistry& metrics)
@@ -224,7 +225,9 @@ void Hub::run() {
 }
 
 bool Hub::drain_inbox() {
-  std::vector<Inbox::Item> items;
+  // Swapped with the hub's own vector, so neither side reallocates in steady state.
+  std::vector<Inbox::Item>& items = inbox_->draining;
+  items.clear();
   bool stop = false;
   {
     std::lock_guard lock(inbox_->mu);
