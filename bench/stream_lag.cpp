@@ -61,6 +61,7 @@ struct Options {
   uint32_t threads = 1;
   double duration_s = 10;
   double warmup_s = 2;
+  double rate_per_s = 0;  // 0: closed loop (as fast as answers come)
   uint64_t keys = 1'000'000;
   uint64_t max_versions = uint64_t{4} << 20;
   uint64_t max_pending = uint64_t{1} << 20;
@@ -76,7 +77,7 @@ struct Options {
 constexpr const char* kUsage =
     "usage: stream_lag --target HOST:PORT [--system weaseldb|etcd] [--mode lag|hold]\n"
     "  [--subscribers N] [--connections C] [--threads T] [--duration S] [--warmup S]\n"
-    "  [--keys N] [--max-versions N] [--max-pending N] [--ready-timeout-s S]\n"
+    "  [--rate COMMITS_PER_S] [--keys N] [--max-versions N] [--max-pending N] [--ready-timeout-s S]\n"
     "  [--drain-timeout-s S] [--concurrency N] [--rcvbuf BYTES] [--no-read] [--query Q]\n"
     "  [--json]\n";
 
@@ -122,6 +123,8 @@ std::string parse_options(int argc, char** argv, Options& o) {
       ok = parse_number(value, o.duration_s) && o.duration_s > 0;
     } else if (name == "--warmup") {
       ok = parse_number(value, o.warmup_s) && o.warmup_s >= 0;
+    } else if (name == "--rate") {
+      ok = parse_number(value, o.rate_per_s) && o.rate_per_s >= 0 && o.rate_per_s <= 1e7;
     } else if (name == "--keys") {
       ok = parse_number(value, o.keys) && o.keys > 0;
     } else if (name == "--max-versions") {
@@ -307,6 +310,7 @@ int run_lag(const Options& o) {
   load.threads = o.threads;
   load.duration_s = o.duration_s;
   load.warmup_s = o.warmup_s;
+  load.rate_per_s = o.rate_per_s;
   load::WorkloadSpec spec;
   spec.name = o.kind == StreamKind::kWeasel ? "weasel-commit" : "etcd-txn";
   spec.txn.keys = o.keys;

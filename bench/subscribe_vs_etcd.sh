@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Change streams: weaseldb subscribers vs etcd watchers, side by side in one run.
 #
-# bench/stream_lag (one process, one clock) drives a closed-loop commit load (load_tester's
+# bench/stream_lag (one process, one clock) drives a commit load (closed loop, or with --rate R
+# paced at R commits/s on both systems, so lag can be compared at the same rate) (load_tester's
 # weasel-commit / etcd-txn workloads: one point-read precondition or mod_revision compare plus
 # one write of a random 16-byte key with a 100-byte value, C connections, every answer durable)
 # and, on a second thread, S subscribers that all follow the whole key space:
@@ -23,7 +24,7 @@
 #
 # Usage: bench/subscribe_vs_etcd.sh [--rounds N] [--subscribers S] [--connections C]
 #            [--duration S] [--warmup S] [--keys N] [--no-etcd] [--no-pin] [--nice N]
-#            [--weasel-toml LINE]...
+#            [--rate R] [--weasel-toml LINE]...
 # Build first: ./scripts/build.sh release weaseldb stream_lag
 # Peer: ./scripts/install-deps.sh bench (etcd-server)
 set -euo pipefail
@@ -40,6 +41,7 @@ use_etcd=1
 pin=1
 niceness=""
 weasel_toml=()
+rate=0
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -48,6 +50,7 @@ while (($#)); do
     --duration) duration=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --keys) keys=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
     --no-etcd) use_etcd=0; shift ;;
     --no-pin) pin=0; shift ;;
     --nice) niceness=$2; shift 2 ;;
@@ -59,6 +62,7 @@ done
 [[ "$rounds" =~ ^[1-9][0-9]*$ && "$duration" =~ ^[1-9][0-9]*$ && "$warmup" =~ ^[0-9]+$ &&
    "$subscribers" =~ ^[1-9][0-9]*$ && "$connections" =~ ^[1-9][0-9]*$ ]] ||
   die "--rounds, --subscribers, --connections and --duration take positive integers, --warmup a non-negative one"
+[[ "$rate" =~ ^[0-9]+$ ]] || die "--rate takes a non-negative integer (commits/s, 0: closed loop)"
 [[ -z "$niceness" || "$niceness" =~ ^-?[0-9]+$ ]] || die "--nice takes an integer"
 
 WEASELDB=${WEASELDB:-$BENCH_ROOT/build/release/weaseldb}
@@ -79,7 +83,9 @@ fi
 
 echo "weaseldb $("$WEASELDB" --version 2>&1 | head -n 1) (1 I/O thread, log.sync = true${weasel_toml[*]:+, ${weasel_toml[*]}})"
 if ((use_etcd)); then echo "$(etcd --version | head -n 1) (one node, default durability)"; fi
-echo "stream_lag -c$connections --subscribers 0|$subscribers --warmup ${warmup}s --duration ${duration}s" \
+rate_note=""
+if ((rate)); then rate_note=" --rate $rate"; fi
+echo "stream_lag -c$connections$rate_note --subscribers 0|$subscribers --warmup ${warmup}s --duration ${duration}s" \
   "--keys $keys  rounds $rounds  server prefix '${SERVER_PIN:-}' client prefix '${CLIENT_PIN:-}'"
 
 results="$bench_tmp/results.jsonl"
@@ -198,7 +204,7 @@ run_one() {  # SYSTEM ROUND PORT PID SUBSCRIBERS
   if [[ $system == weaseldb ]]; then scrape "$before"; fi
   sched_before=$(schedstat "$pid")
   json=$($CLIENT_PIN "$STREAM_LAG" --target "127.0.0.1:$port" --system "$system" \
-    --subscribers "$subs" --connections "$connections" --keys "$keys" --warmup "$warmup" \
+    --subscribers "$subs" --connections "$connections" --keys "$keys" --warmup "$warmup" --rate "$rate" \
     --duration "$duration" --json) || true  # incomplete delivery exits 1: still reported
   [[ $json == "{"* ]] || die "stream_lag against $system ($subs subscribers) failed: $json"
   sched_after=$(schedstat "$pid")

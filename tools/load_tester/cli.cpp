@@ -18,6 +18,8 @@ constexpr std::string_view kUsage =
     "  --duration S       measure for S seconds\n"
     "  --requests N       stop after N requests finished (with --duration: whichever first)\n"
     "  --warmup S         send load for S seconds before measuring (default 0)\n"
+    "  --rate R           send R requests/s in total on a fixed schedule, latency counted\n"
+    "                     from each request's due time (default 0: closed loop)\n"
     "  --method M         HTTP method (default GET)\n"
     "  --path P           request target (default /)\n"
     "  --header K:V       extra request header (repeatable)\n"
@@ -110,6 +112,7 @@ std::string apply(std::string_view name, std::string_view value, CliResult& cli)
   if (name == "--timeout-ms") return parse_int(value, o.timeout_ms) ? "" : "--timeout-ms: integer";
   if (name == "--duration") return parse_double(value, o.duration_s) ? "" : "--duration: seconds";
   if (name == "--warmup") return parse_double(value, o.warmup_s) ? "" : "--warmup: seconds";
+  if (name == "--rate") return parse_double(value, o.rate_per_s) ? "" : "--rate: requests per second";
   if (name == "--method") {
     o.method.assign(value);
     return {};

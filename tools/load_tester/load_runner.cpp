@@ -53,6 +53,7 @@ std::vector<ThreadPlan> make_plans(const LoadOptions& options) {
     next_connection += plan.connection_count;
     plan.bounded_by_count = options.requests > 0;
     plan.request_budget = options.requests / threads + (t < options.requests % threads);
+    plan.rate_per_s = options.rate_per_s * plan.connection_count / options.connections;
   }
   WEASEL_ASSERT(next_connection == options.connections);
   return plans;
@@ -91,6 +92,9 @@ std::string validate_options(const LoadOptions& o) {
   if (o.duration_s == 0 && o.requests == 0) return "one of --duration or --requests is required";
   if (!std::isfinite(o.warmup_s) || o.warmup_s < 0 || o.warmup_s > 1e6) {
     return "--warmup: 0..1000000 seconds";
+  }
+  if (!std::isfinite(o.rate_per_s) || o.rate_per_s < 0 || o.rate_per_s > 1e9) {
+    return "--rate: 0..1000000000 requests per second";
   }
   if (o.timeout_ms == 0) return "--timeout-ms: must be positive";
   if (o.max_consecutive_failures == 0) return "max_consecutive_failures: must be positive";

@@ -10,7 +10,10 @@
 // sent again on a fresh one (so a fixed count always finishes with that many answers);
 // reconnects and errors are counted. A connection that fails `max_consecutive_failures`
 // times in a row (connect failures, or sessions that end without one answer) is given up;
-// when all are, the run ends. Blocks the caller; owns every socket and thread it makes.
+// when all are, the run ends. With `rate_per_s` > 0 the run is paced: requests are sent on a
+// fixed schedule of that many per second in total (see pacer.hpp; a connection sends only
+// when a request is due, still at most `pipeline_depth` in flight) and latency is counted
+// from each request's due time. Blocks the caller; owns every socket and thread it makes.
 
 #include <array>
 #include <cstdint>
@@ -32,6 +35,7 @@ struct LoadOptions {
   double duration_s = 0;  // 0: not bounded by time
   uint64_t requests = 0;  // 0: not bounded by count; at least one of the two is required
   double warmup_s = 0;
+  double rate_per_s = 0;  // 0: as fast as the connections are answered (closed loop)
   // The default workload: this request on every connection.
   std::string method = "GET";
   std::string path = "/";

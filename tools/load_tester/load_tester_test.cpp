@@ -16,6 +16,7 @@
 #include "load_tester/histogram.hpp"
 #include "load_tester/http_protocol.hpp"
 #include "load_tester/load_runner.hpp"
+#include "load_tester/pacer.hpp"
 #include "load_tester/report.hpp"
 #include "load_tester/test_responder.hpp"
 
@@ -230,6 +231,38 @@ TEST_CASE("command line") {
       {"--target", "h:1", "--requests", "5", "--header", "no-colon"},  // header shape
       {"--target", "h:1", "--requests", "5", "--body-file", "/nonexistent/file"}};
   for (const auto& arguments : bad) CHECK_FALSE(parse_cli(arguments).error.empty());
+
+  const std::vector<std::string_view> paced = {"--target", "h:1", "--duration", "1", "--rate",
+                                               "2500.5"};
+  CHECK(parse_cli(paced).options.rate_per_s == 2500.5);
+  for (std::string_view rate : {"-1", "nan", "inf", "2e9", "x"}) {
+    const std::vector<std::string_view> arguments = {"--target", "h:1", "--duration", "1",
+                                                     "--rate", rate};
+    CHECK_MESSAGE(parse_cli(arguments).error.starts_with("--rate"), rate);
+  }
+}
+
+TEST_CASE("pacer: due times follow the rate without drift, late requests keep theirs") {
+  const Pacer unpaced;
+  CHECK_FALSE(unpaced.paced());
+  CHECK(unpaced.may_issue(0));
+  Pacer free_running(0, 100);
+  CHECK(free_running.take(12345) == 12345);  // not paced: due now
+
+  Pacer pacer(1000, 5'000);  // one per millisecond from t = 5 µs
+  CHECK(pacer.paced());
+  CHECK(pacer.may_issue(5'000));
+  CHECK(pacer.take(5'000) == 5'000);
+  CHECK_FALSE(pacer.may_issue(1'004'999));
+  CHECK(pacer.due_ns() == 1'005'000);
+  // 4.5 ms late: the four requests due by then go out at once, each with its own due time.
+  for (int64_t k = 1; k <= 4; ++k) CHECK(pacer.take(4'505'000) == 5'000 + k * 1'000'000);
+  CHECK_FALSE(pacer.may_issue(4'505'000));
+
+  Pacer thirds(3, 0);  // 333,333,333.3 ns apart: rounding must not accumulate
+  for (int i = 0; i < 300'000; ++i) thirds.take(INT64_MAX);
+  CHECK(thirds.due_ns() == 100'000'000'000'000);
+  CHECK(thirds.taken() == 300'000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +285,21 @@ TEST_CASE("a fixed request count over pipelined connections and two threads") {
   const std::string json = format_report_json(options, report);
   CHECK(json.find("\"requests\":1000,") != std::string::npos);
   CHECK(json.find("\"errors\":{\"connect\":0,") != std::string::npos);
+}
+
+TEST_CASE("a paced run sends every request on schedule-driven connections") {
+  Responder responder(kOk);
+  LoadOptions options = counted_run(responder.port(), 300);
+  options.connections = 3;
+  options.threads = 2;
+  options.pipeline_depth = 2;
+  options.rate_per_s = 30'000;  // ~10 ms: connections go idle between due requests
+  const LoadReport report = run_load(options);
+  REQUIRE(report.setup_error.empty());
+  CHECK(report.requests == 300);
+  CHECK(report.ok == 300);
+  CHECK(report.errors.total() == 0);
+  CHECK(report.latency_ns.count() == 300);
 }
 
 TEST_CASE("request bodies, chunked answers and non-2xx statuses are counted") {

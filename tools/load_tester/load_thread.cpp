@@ -88,6 +88,7 @@ void LoadThread::run(int64_t measure_start_ns, int64_t deadline_ns) {
   result_.end_ns = now;
   if (!result_.setup_error.empty()) return;
   next_timeout_check_ns_ = now + kTimeoutCheckIntervalNs;
+  pacer_ = Pacer(plan_.rate_per_s, now);
   for (Connection& c : connections_) start_connect(c, now);
   epoll_event events[kMaxEvents];
   while (!finished(now = monotonic_now_ns())) {
@@ -105,6 +106,7 @@ void LoadThread::run(int64_t measure_start_ns, int64_t deadline_ns) {
       next_timeout_check_ns_ = now + kTimeoutCheckIntervalNs;
     }
     service_closed(now);
+    issue_due(now);
   }
   result_.end_ns = std::min(now, deadline_ns_);
 }
@@ -114,17 +116,41 @@ bool LoadThread::finished(int64_t now_ns) const {
   return plan_.bounded_by_count && finished_measured_ >= plan_.request_budget;
 }
 
-bool LoadThread::may_issue(int64_t now_ns) const {
+bool LoadThread::may_issue_unpaced(int64_t now_ns) const {
   if (now_ns >= deadline_ns_) return false;
   if (!plan_.bounded_by_count || !measuring(now_ns)) return true;
   return issued_measured_ < plan_.request_budget;
 }
 
+bool LoadThread::may_issue(int64_t now_ns) const {
+  return may_issue_unpaced(now_ns) && pacer_.may_issue(now_ns);
+}
+
+void LoadThread::issue_due(int64_t now_ns) {
+  due_blocked_ = false;
+  if (!pacer_.paced()) return;
+  // Connections that went idle waiting for their next due request: hand due ones out round
+  // robin, so no connection is favoured.
+  const auto count = static_cast<uint32_t>(connections_.size());
+  for (uint32_t scanned = 0; scanned < count && may_issue(now_ns); ++scanned) {
+    Connection& c = connections_[pace_cursor_];
+    pace_cursor_ = pace_cursor_ + 1 == count ? 0 : pace_cursor_ + 1;
+    if (c.state == State::kOpen && c.ring_count < options_.pipeline_depth) {
+      fill_and_flush(c, now_ns);
+    }
+  }
+  due_blocked_ = may_issue(now_ns);  // still due: every connection is full (or connecting)
+}
+
 int LoadThread::next_wait_ms(int64_t now_ns) const {
   int64_t wake_ns = std::min(deadline_ns_, next_timeout_check_ns_);
   if (!measuring(now_ns)) wake_ns = std::min(wake_ns, measure_start_ns_);
-  if (may_issue(now_ns)) {
-    for (uint32_t slot : closed_) wake_ns = std::min(wake_ns, connections_[slot].retry_at_ns);
+  if (may_issue_unpaced(now_ns)) {
+    if (may_issue(now_ns)) {
+      for (uint32_t slot : closed_) wake_ns = std::min(wake_ns, connections_[slot].retry_at_ns);
+    }
+    // A due request that found every connection full waits for an answer, not the clock.
+    if (pacer_.paced() && !due_blocked_) wake_ns = std::min(wake_ns, pacer_.due_ns());
   }
   if (wake_ns <= now_ns) return 0;
   return static_cast<int>(
@@ -286,7 +312,7 @@ void LoadThread::fill_and_flush(Connection& c, int64_t now_ns) {
   while (c.ring_count < depth && may_issue(now_ns)) {
     InFlight& slot = c.ring[(c.ring_head + c.ring_count) % depth];
     slot.meta = workload_->next_request(c.id, c.out);
-    slot.start_ns = now_ns;
+    slot.start_ns = pacer_.take(now_ns);
     slot.measured = measuring(now_ns);
     c.ring_count += 1;
     if (slot.measured) issued_measured_ += 1;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "load_tester/load_runner.hpp"
+#include "load_tester/pacer.hpp"
 
 namespace weasel::load {
 
@@ -28,6 +29,7 @@ struct ThreadPlan {
   uint32_t connection_count = 0;
   bool bounded_by_count = false;
   uint64_t request_budget = 0;  // measured requests to finish when bounded_by_count
+  double rate_per_s = 0;        // this thread's share of LoadOptions::rate_per_s
 };
 
 struct ThreadResult {
@@ -98,8 +100,10 @@ class LoadThread {
   bool finished(int64_t now_ns) const;
   bool measuring(int64_t now_ns) const { return now_ns >= measure_start_ns_; }
   uint32_t slot_of(const Connection& c) const { return c.id - plan_.first_connection; }
+  bool may_issue_unpaced(int64_t now_ns) const;  // ignoring the pacer
   bool may_issue(int64_t now_ns) const;
   int next_wait_ms(int64_t now_ns) const;
+  void issue_due(int64_t now_ns);
 
   void start_connect(Connection& c, int64_t now_ns);
   void finish_connect(Connection& c, int64_t now_ns);
@@ -133,6 +137,9 @@ class LoadThread {
   int64_t measure_start_ns_ = 0;
   int64_t deadline_ns_ = 0;
   int64_t next_timeout_check_ns_ = 0;
+  Pacer pacer_;                 // not paced unless plan_.rate_per_s > 0
+  uint32_t pace_cursor_ = 0;    // where issue_due() looks for a connection with room first
+  bool due_blocked_ = false;    // a due request found no connection with room
   ThreadResult result_;
 };
 
