@@ -35,7 +35,10 @@ struct Hub::Subscriber {
   bool catchup_pending = false;
   bool epollout = false;  // EPOLLOUT armed (the socket was full)
   bool dirty = false;
-  std::chrono::steady_clock::time_point dirty_since;
+  // When bytes last went to the socket, and when what is queued is due (see mark_dirty).
+  std::chrono::steady_clock::time_point last_write =
+      std::chrono::steady_clock::time_point::min();
+  std::chrono::steady_clock::time_point flush_at;
   uint64_t last_checkpoint = 0;
   std::chrono::steady_clock::time_point last_queued;
   OutputQueue out;
@@ -419,13 +422,15 @@ void Hub::push_checkpoint(Subscriber& sub) {
 void Hub::mark_dirty(Subscriber& sub) {
   if (sub.dirty || sub.epollout) return;  // an armed EPOLLOUT flushes it
   sub.dirty = true;
-  sub.dirty_since = now_;
   dirty_.push_back(sub.id);
-  flush_due_ = std::min(flush_due_, now_ + std::chrono::microseconds(options_.coalesce_us));
+  // A stream written to within the last window gathers for a window from now; one that was
+  // quiet for longer is due at once, so a trickle of commits pays no gathering lag.
+  const auto window = std::chrono::microseconds(options_.coalesce_us);
+  sub.flush_at = now_ < sub.last_write + window ? now_ + window : now_;
+  flush_due_ = std::min(flush_due_, sub.flush_at);
 }
 
 void Hub::flush_dirty(bool all) {
-  const auto window = std::chrono::microseconds(options_.coalesce_us);
   // Swapped with a member so neither vector is reallocated per loop.
   scratch_ids_.clear();
   scratch_ids_.swap(dirty_);
@@ -436,10 +441,10 @@ void Hub::flush_dirty(bool all) {
     Subscriber& sub = *it->second;
     // Live streams gather; catching-up ones write at once (their next read waits on it).
     const bool gather = !all && sub.live && sub.out.pending_bytes() < options_.coalesce_bytes &&
-                        now_ - sub.dirty_since < window;
+                        now_ < sub.flush_at;
     if (gather) {
       dirty_.push_back(id);
-      flush_due_ = std::min(flush_due_, sub.dirty_since + window);
+      flush_due_ = std::min(flush_due_, sub.flush_at);
       continue;
     }
     sub.dirty = false;
@@ -447,13 +452,14 @@ void Hub::flush_dirty(bool all) {
   }
   for (uint64_t id : dirty_) {  // flush() may have queued more
     auto it = subscribers_.find(id);
-    if (it != subscribers_.end()) flush_due_ = std::min(flush_due_, it->second->dirty_since + window);
+    if (it != subscribers_.end()) flush_due_ = std::min(flush_due_, it->second->flush_at);
   }
 }
 
 void Hub::flush(Subscriber& sub) {
   const uint64_t before = sub.out.bytes_written();
   const OutputQueue::WriteResult r = sub.out.write_to(sub.fd);
+  if (sub.out.bytes_written() != before) sub.last_write = now_;
   bytes_sent_->inc(sub.out.bytes_written() - before);
   if (r == OutputQueue::WriteResult::kError) {
     close(sub, Reason::kClientClosed);

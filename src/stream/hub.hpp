@@ -51,8 +51,10 @@ struct HubOptions {
   size_t recent_bytes_max = size_t{32} << 20;   // in-memory tail kept for joining subscribers
   size_t catchup_chunk_bytes = size_t{256} << 10;  // log bytes per catch-up read
   int retry_ms = 1000;                          // the stream's `retry:` field
-  // Writes to a subscriber are gathered for up to this long, or until this many bytes wait:
-  // fewer, larger socket writes (per-write kernel cost dominates fan-out) for a bounded lag.
+  // Writes to a live subscriber are gathered for up to this long, or until this many bytes
+  // wait: fewer, larger socket writes (per-write kernel cost dominates fan-out) for a bounded
+  // lag. A stream not written to for this long is written at once, so a trickle of commits
+  // pays no lag for it.
   int coalesce_us = 2000;
   size_t coalesce_bytes = size_t{64} << 10;
   std::string leader_id;                        // named by checkpoints

@@ -186,6 +186,25 @@ TEST_CASE("hub: durable subscribers see only durable batches; non-durable see ap
   CHECK(f.hub->subscriber_count() == 0);
 }
 
+TEST_CASE("hub: a quiet live stream is written at once; right after a write, output gathers") {
+  Fixture f;
+  HubOptions o;
+  o.coalesce_us = 600'000'000;  // 10 minutes: only bytes or shutdown end a gathering here
+  o.coalesce_bytes = 4096;
+  f.start_hub(o);
+  auto sub = f.subscribe(after(0));
+  // Nothing was written to this stream before: its first checkpoint goes out at once (the
+  // client's 30 s read bound fails the test if it were held for the window).
+  sub.client->read_until("event: checkpoint");
+  // Written just now, so what follows gathers until 4 KiB wait (40 events of ~300 bytes make
+  // that at least twice): version 1 arrives with the first 4 KiB, not after the window.
+  uint64_t last = 0;
+  for (int i = 0; i < 40; ++i) last = f.publish(1, true, 100);
+  sub.client->read_until("\"version\":1,");
+  f.hub->stop();  // what still gathers is written before the stream ends
+  CHECK(versions_in(sub.client->read_to_end(), 0) == range(1, last));
+}
+
 TEST_CASE("hub: catch-up reads history from the log, then joins the live tail without gap") {
   Fixture f(/*segment_bytes=*/4096);
   for (int i = 0; i < 60; ++i) f.append_history(5, 200);  // 300 versions over many segments
