@@ -51,6 +51,21 @@ struct TableSink {
 // Writes every entry and tombstone of `mem` to one L0 table; nullopt when it holds nothing.
 Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, const MemTable& mem);
 
+// A table whose bytes are all written (readable through the page cache) but not yet synced:
+// it may serve reads, but no manifest may list it before sync_table() succeeded. Owns the
+// file open for writing until then. A table that is never synced stays an orphan file that
+// the next open removes, unless a manifest lists it.
+struct UnsyncedTable {
+  LiveTable live;
+  std::unique_ptr<WritableFile> file;
+};
+// write_memtable_table() without the sync: the flush publishes the table, and frees the
+// memtable, before paying for the sync (bench/README.md: it lowers the peak memory).
+Result<std::optional<UnsyncedTable>> write_memtable_table_unsynced(const TableSink& sink,
+                                                                   const MemTable& mem);
+// Makes the table durable and closes its file.
+Status sync_table(UnsyncedTable* table);
+
 struct CompactionStats {
   uint64_t input_entries = 0;
   uint64_t dropped_entries = 0;

@@ -205,7 +205,7 @@ class DBImpl final : public DB {
   uint64_t log_number_ = 0;
   SequenceNumber flushed_sequence_ = 0;  // in the manifest
   uint64_t sealed_count_ = 0;   // memtables made immutable so far
-  uint64_t flushed_count_ = 0;  // of which flushed
+  uint64_t flushed_count_ = 0;  // of which flushed and in the manifest
 
   // The current WAL: only the leader writes to it (unlocked); switched under mu_ by a leader.
   std::unique_ptr<WritableFile> wal_file_;
