@@ -233,6 +233,10 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
   };
 
   for (merged->seek_to_first(); merged->valid(); merged->next()) {
+    if (sink.flush_pending != nullptr && sink.flush_pending->load(std::memory_order_relaxed)) {
+      s = sink.flush_between();
+      if (!s.ok()) return fail(s);
+    }
     ParsedInternalKey k;
     if (!parse_internal_key(merged->key(), &k)) return fail(Status::corruption("bad key in compaction"));
     ++stats->input_entries;

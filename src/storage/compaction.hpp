@@ -18,6 +18,7 @@
 // Ownership: LiveTable shares ownership of its open Table. Output files are synced before
 // these functions return; the caller records them in the manifest.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,12 @@ struct TableSink {
   TableContext context;
   std::function<uint64_t()> new_file_number;  // called with no lock held by the caller
   RateLimiter* limiter = nullptr;
+  // Compactions only: when *flush_pending is set, compact_tables() calls flush_between()
+  // between two entries (LevelDB's priority for a sealed memtable), so a long compaction
+  // does not hold a sealed memtable, and the writers it would stall, until it ends. Called
+  // with no lock held by the caller; an error fails the compaction.
+  const std::atomic<bool>* flush_pending = nullptr;
+  std::function<Status()> flush_between;
 };
 
 // Writes every entry and tombstone of `mem` to one L0 table; nullopt when it holds nothing.

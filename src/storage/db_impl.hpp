@@ -187,6 +187,9 @@ class DBImpl final : public DB {
 
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> immutables_;  // oldest first
+  // !immutables_.empty(), readable without mu_ by a running compaction (which then lets
+  // the flush go first).
+  std::atomic<bool> flush_pending_{false};
   // levels_[0] is L0, newest first; deeper levels are sorted by key and disjoint.
   std::vector<std::vector<LiveTable>> levels_;
   std::vector<std::string> compact_pointer_;  // per level: where its next compaction starts

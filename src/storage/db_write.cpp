@@ -230,6 +230,7 @@ Status DBImpl::seal_memtable() {
     return s;
   }
   immutables_.push_back({mem_, wal_number_, last_sequence_.load(std::memory_order_relaxed)});
+  flush_pending_.store(true, std::memory_order_relaxed);
   wal_number_ = number;
   mem_ = std::make_shared<MemTable>();
   ++sealed_count_;
@@ -301,6 +302,7 @@ Status DBImpl::flush_oldest(std::unique_lock<std::mutex>& lock) {
   if (table.value()) levels_[0].insert(levels_[0].begin(), table.value()->live);
   WEASEL_ASSERT(immutables_.front().mem == mem);
   immutables_.pop_front();
+  flush_pending_.store(!immutables_.empty(), std::memory_order_relaxed);
   install_read_state();
   progress_cv_.notify_all();  // a writer stalled on a full set of memtables may go on
   lock.unlock();
