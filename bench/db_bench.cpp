@@ -192,6 +192,7 @@ class Runner {
       Status s = engine_->compact_all();
       if (!s.ok()) die(engine_name_, "compact", s);
     }
+    (void)engine_->activity();  // what the fill left behind is not this workload's
     reset_peak_rss();
     auto start = std::chrono::steady_clock::now();
     Outcome out;
@@ -282,6 +283,7 @@ class Runner {
     double ops_per_sec = ops / seconds;
     std::string extra;
     if (out.expected > 0) extra = fmt::format(" ({} of {} found)", out.found, out.expected);
+    extra += engine_->activity();
     std::printf("engine=%s %s : %.3f micros/op %.0f ops/sec; %.1f MB/s; peak_rss %.1f MB%s\n",
                 engine_name_.c_str(), name.c_str(), micros, ops_per_sec,
                 static_cast<double>(out.bytes) / 1048576.0 / seconds,

@@ -79,6 +79,17 @@ class WeaselEngine final : public BenchEngine {
     return db_->put(options, key, value);
   }
 
+  std::string activity() override {
+    weaseldb::storage::Statistics now = db_->statistics();
+    std::string out = fmt::format(
+        "; stalls {} ({:.0f} ms), slowdowns {}, flushes {}, compactions {}",
+        now.stalls - last_.stalls, static_cast<double>(now.stall_micros - last_.stall_micros) / 1e3,
+        now.slowdowns - last_.slowdowns, now.flushes - last_.flushes,
+        now.compactions - last_.compactions);
+    last_ = now;
+    return out;
+  }
+
   Status get(std::string_view key, std::string* value, bool* found) override {
     Status s = db_->get(read_options_, key, value);
     *found = s.ok();
@@ -102,6 +113,7 @@ class WeaselEngine final : public BenchEngine {
   std::unique_ptr<weaseldb::storage::DB> db_;
   weaseldb::storage::ReadOptions read_options_;
   std::string describe_;
+  weaseldb::storage::Statistics last_;  // as of the previous activity()
 };
 
 // ---- RocksDB ----

@@ -60,6 +60,9 @@ class BenchEngine {
   virtual Status compact_all() = 0;
   // One line on what the engine was configured with (printed in the header).
   virtual std::string describe() const = 0;
+  // What the engine's own counters say about the work since the previous call, appended to
+  // a workload's line (WeaselDB: write stalls, flushes, compactions); empty for the peers.
+  virtual std::string activity() { return {}; }
 };
 
 // `name`: weaseldb, rocksdb or leveldb.

@@ -85,6 +85,8 @@ class BlockIter final : public InternalIterator {
   void corrupt(const char* what);
   bool decode_header(uint32_t p, uint32_t* shared, uint32_t* non_shared, uint32_t* value_bytes,
                      const char** key_delta);
+  bool decode_long_header(uint32_t p, uint32_t* shared, uint32_t* non_shared,
+                          uint32_t* value_bytes, const char** key_delta);
   bool parse_next();
   bool restart_key(uint32_t index, std::string_view* key);
   // Makes room for a key of `size` bytes, keeping the first key_size_ bytes.

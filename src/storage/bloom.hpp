@@ -3,8 +3,12 @@
 // filters): a get() for a key the table does not hold skips its data blocks ~99% of the time
 // at 10 bits per key.
 //
-// Format: bit array (whole bytes) | uint8 probe_count.
-// Probes use double hashing of XXH3-64(user key): bit_i = (h1 + i * h2) mod bit_count.
+// Format: bit array (whole bytes) | uint8 tag. Two probing schemes, told apart by the tag:
+// - tag & 0x80 (written now): probe_count = tag & 0x7f; h = XXH3-64(user key) folded to 32
+//   bits, delta = h rotated right by 17; probe i sets bit ((h + i * delta) mod 2^32) *
+//   bit_count / 2^32 (a multiply, no division; LevelDB's double hashing). bit_count < 2^32.
+// - otherwise (written before): probe_count = tag; h1 = low, h2 = high 32 bits of XXH3-64,
+//   forced odd; probe i is bit (h1 + i * h2) mod bit_count.
 //
 // Contract
 // - BloomBuilder::add() may repeat a key (versions of one key); finish() returns the filter.
@@ -12,7 +16,8 @@
 //   one that is too short or has an unknown probe count answers true (no false negatives,
 //   and a damaged filter is also caught by its block checksum).
 //
-// Ownership: the builder owns the hashes it collected (8 bytes per distinct key).
+// Ownership: the builder owns the hashes it collected (4 bytes per distinct key; reserve()
+// sizes that up front when the key count is known, as for a memtable flush).
 
 #include <cstdint>
 #include <string>
@@ -25,13 +30,14 @@ class BloomBuilder {
  public:
   explicit BloomBuilder(uint32_t bits_per_key);
 
+  void reserve(size_t keys) { hashes_.reserve(keys); }
   void add(std::string_view user_key);
   std::string finish();
   size_t key_count() const { return hashes_.size(); }
 
  private:
   uint32_t bits_per_key_;
-  std::vector<uint64_t> hashes_;
+  std::vector<uint32_t> hashes_;
 };
 
 bool bloom_may_contain(std::string_view filter, std::string_view user_key);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/assert.hpp"
+
 #include "storage/merging_iterator.hpp"
 #include "storage/range_tombstones.hpp"
 #include "storage/rate_limiter.hpp"
@@ -31,21 +33,34 @@ class OutputFile {
   TableBuilder& builder() { return *builder_; }
 
   Result<LiveTable> finish() {
-    Status s = builder_->finish();
-    if (s.ok()) s = file_->sync();
-    Status closed = file_->close();
-    if (s.ok()) s = closed;
+    Result<UnsyncedTable> table = finish_unsynced();
+    if (!table.ok()) return table.status();
+    Status s = sync_table(&table.value());
     if (!s.ok()) {
-      (void)fs().remove_file(path_);
+      table.value().live.table->mark_obsolete();  // its file goes with it
+      return s;
+    }
+    return std::move(table.value().live);
+  }
+
+  // Writes the rest of the table and opens it for reading, leaving the sync to the caller.
+  Result<UnsyncedTable> finish_unsynced() {
+    Status s = builder_->finish();  // which also hands every byte to the kernel
+    if (!s.ok()) {
+      abandon();
       return s;
     }
     auto table = Table::open_file(sink_.context, path_, table_name(number_), number_);
-    if (!table.ok()) return table.status();
-    LiveTable live;
-    live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),
-                 builder_->largest_key()};
-    live.table = std::move(table).value();
-    return live;
+    if (!table.ok()) {
+      abandon();
+      return table.status();
+    }
+    UnsyncedTable out;
+    out.live.meta = {0, number_, builder_->file_bytes(), builder_->smallest_key(),
+                     builder_->largest_key()};
+    out.live.table = std::move(table).value();
+    out.file = std::move(file_);
+    return out;
   }
 
   void abandon() {
@@ -115,11 +130,33 @@ void add_clipped(TableBuilder& builder, const std::vector<Tombstone>& tombstones
 
 }  // namespace
 
+Status sync_table(UnsyncedTable* table) {
+  WEASEL_ASSERT(table->file != nullptr);
+  Status s = table->file->sync();
+  Status closed = table->file->close();
+  table->file.reset();
+  return s.ok() ? closed : s;
+}
+
 Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, const MemTable& mem) {
-  if (mem.entry_count() + mem.range_tombstone_count() == 0) return std::optional<LiveTable>();
+  Result<std::optional<UnsyncedTable>> table = write_memtable_table_unsynced(sink, mem);
+  if (!table.ok()) return table.status();
+  if (!table.value()) return std::optional<LiveTable>();
+  Status s = sync_table(&*table.value());
+  if (!s.ok()) {
+    table.value()->live.table->mark_obsolete();  // its file goes with it
+    return s;
+  }
+  return std::optional<LiveTable>(std::move(table.value()->live));
+}
+
+Result<std::optional<UnsyncedTable>> write_memtable_table_unsynced(const TableSink& sink,
+                                                                   const MemTable& mem) {
+  if (mem.entry_count() + mem.range_tombstone_count() == 0) return std::optional<UnsyncedTable>();
   OutputFile out(sink);
   Status s = out.open();
   if (!s.ok()) return s;
+  out.builder().expect_keys(mem.entry_count());
   auto points = mem.new_iterator();
   for (points->seek_to_first(); points->valid(); points->next()) {
     out.builder().add(points->key(), points->value());
@@ -128,9 +165,9 @@ Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, con
   for (ranges->seek_to_first(); ranges->valid(); ranges->next()) {
     out.builder().add_range_tombstone(ranges->key(), ranges->value());
   }
-  Result<LiveTable> table = out.finish();
+  Result<UnsyncedTable> table = out.finish_unsynced();
   if (!table.ok()) return table.status();
-  return std::optional<LiveTable>(std::move(table).value());
+  return std::optional<UnsyncedTable>(std::move(table).value());
 }
 
 Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
@@ -196,6 +233,10 @@ Result<std::vector<LiveTable>> compact_tables(const TableSink& sink,
   };
 
   for (merged->seek_to_first(); merged->valid(); merged->next()) {
+    if (sink.flush_pending != nullptr && sink.flush_pending->load(std::memory_order_relaxed)) {
+      s = sink.flush_between();
+      if (!s.ok()) return fail(s);
+    }
     ParsedInternalKey k;
     if (!parse_internal_key(merged->key(), &k)) return fail(Status::corruption("bad key in compaction"));
     ++stats->input_entries;

@@ -18,6 +18,7 @@
 // Ownership: LiveTable shares ownership of its open Table. Output files are synced before
 // these functions return; the caller records them in the manifest.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,10 +47,31 @@ struct TableSink {
   TableContext context;
   std::function<uint64_t()> new_file_number;  // called with no lock held by the caller
   RateLimiter* limiter = nullptr;
+  // Compactions only: when *flush_pending is set, compact_tables() calls flush_between()
+  // between two entries (LevelDB's priority for a sealed memtable), so a long compaction
+  // does not hold a sealed memtable, and the writers it would stall, until it ends. Called
+  // with no lock held by the caller; an error fails the compaction.
+  const std::atomic<bool>* flush_pending = nullptr;
+  std::function<Status()> flush_between;
 };
 
 // Writes every entry and tombstone of `mem` to one L0 table; nullopt when it holds nothing.
 Result<std::optional<LiveTable>> write_memtable_table(const TableSink& sink, const MemTable& mem);
+
+// A table whose bytes are all written (readable through the page cache) but not yet synced:
+// it may serve reads, but no manifest may list it before sync_table() succeeded. Owns the
+// file open for writing until then. A table that is never synced stays an orphan file that
+// the next open removes, unless a manifest lists it.
+struct UnsyncedTable {
+  LiveTable live;
+  std::unique_ptr<WritableFile> file;
+};
+// write_memtable_table() without the sync: the flush publishes the table, and frees the
+// memtable, before paying for the sync (bench/README.md: it lowers the peak memory).
+Result<std::optional<UnsyncedTable>> write_memtable_table_unsynced(const TableSink& sink,
+                                                                   const MemTable& mem);
+// Makes the table durable and closes its file.
+Status sync_table(UnsyncedTable* table);
 
 struct CompactionStats {
   uint64_t input_entries = 0;

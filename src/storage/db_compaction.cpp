@@ -147,6 +147,19 @@ Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t leve
   CompactionStats stats;
   TableSink sink = table_sink();
   sink.limiter = limiter_.get();
+  sink.flush_pending = &flush_pending_;
+  // A flush in the middle adds an L0 file and writes a manifest listing the inputs, which
+  // are still live; the install below keeps the new file (it removes inputs by number).
+  // After a background error (a failed WAL write) the DB is stopped: no flush, and the
+  // compaction stops too, as background_loop() would not start either.
+  sink.flush_between = [this, &lock] {
+    lock.lock();
+    Status s = background_error_;
+    if (s.ok() && !immutables_.empty()) s = flush_oldest(lock);
+    progress_cv_.notify_all();
+    lock.unlock();
+    return s;
+  };
   Result<std::vector<LiveTable>> outputs =
       compact_tables(sink, tables, smallest_snapshot, options_.target_file_bytes,
                      below.empty() ? DeeperOverlap() : deeper, &stats);
@@ -161,7 +174,8 @@ Status DBImpl::compact_into_next(std::unique_lock<std::mutex>& lock, size_t leve
     return std::any_of(inputs.begin(), inputs.end(),
                        [&](const LiveTable& i) { return i.meta.number == t.meta.number; });
   };
-  // Flushes add L0 files only between compactions (same thread): the inputs are all there.
+  // Flushes add L0 files only on this thread, between compactions or in the middle of this
+  // one (flush_between): the inputs are all still there.
   levels[level].erase(std::remove_if(levels[level].begin(), levels[level].end(), is_input),
                       levels[level].end());
   levels[out] = std::move(next_kept);

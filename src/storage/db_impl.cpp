@@ -330,7 +330,8 @@ Status DBImpl::close_impl(bool force) {
   background_cv_.notify_all();
   // Let queued writers finish, then the background thread drain the immutable memtables.
   progress_cv_.wait(lock, [&] { return writers_.empty(); });
-  progress_cv_.wait(lock, [&] { return immutables_.empty() || !background_error_.ok(); });
+  progress_cv_.wait(lock,
+                    [&] { return flushed_count_ == sealed_count_ || !background_error_.ok(); });
   closed_ = true;
   background_cv_.notify_all();
   progress_cv_.notify_all();

@@ -187,6 +187,9 @@ class DBImpl final : public DB {
 
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> immutables_;  // oldest first
+  // !immutables_.empty(), readable without mu_ by a running compaction (which then lets
+  // the flush go first).
+  std::atomic<bool> flush_pending_{false};
   // levels_[0] is L0, newest first; deeper levels are sorted by key and disjoint.
   std::vector<std::vector<LiveTable>> levels_;
   std::vector<std::string> compact_pointer_;  // per level: where its next compaction starts
@@ -205,7 +208,7 @@ class DBImpl final : public DB {
   uint64_t log_number_ = 0;
   SequenceNumber flushed_sequence_ = 0;  // in the manifest
   uint64_t sealed_count_ = 0;   // memtables made immutable so far
-  uint64_t flushed_count_ = 0;  // of which flushed
+  uint64_t flushed_count_ = 0;  // of which flushed and in the manifest
 
   // The current WAL: only the leader writes to it (unlocked); switched under mu_ by a leader.
   std::unique_ptr<WritableFile> wal_file_;

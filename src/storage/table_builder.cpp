@@ -1,5 +1,7 @@
 #include "storage/table_builder.hpp"
 
+#include <cstring>
+
 #include "core/assert.hpp"
 #include "storage/compression.hpp"
 #include "storage/internal_key.hpp"
@@ -29,6 +31,10 @@ TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file,
   }
 }
 
+void TableBuilder::expect_keys(uint64_t keys) {
+  if (bloom_) bloom_->reserve(static_cast<size_t>(keys));
+}
+
 void TableBuilder::note_key(std::string_view internal_key) {
   if (smallest_.empty() || compare_internal_keys(internal_key, smallest_) < 0) {
     smallest_.assign(internal_key);
@@ -50,8 +56,10 @@ void TableBuilder::add(std::string_view internal_key, std::string_view value) {
     pending_index_ = false;
   }
   if (bloom_) bloom_->add(extract_user_key(internal_key));
+  // Keys come in increasing order: the first and the last bound the entries (finish()
+  // folds them into smallest_/largest_), with no comparison per entry.
+  if (entries_ == 0) first_key_.assign(internal_key);
   last_key_.assign(internal_key);
-  note_key(internal_key);
   ++entries_;
   data_block_.add(internal_key, value);
   if (data_block_.estimated_bytes() >= options_.block_bytes) flush_data_block();
@@ -101,16 +109,34 @@ BlockHandle TableBuilder::write_block(std::string_view contents, bool compressib
     stored = sealed_;
   }
   BlockHandle handle{offset_, stored.size()};
-  block_bytes_.assign(stored);
-  append_block_trailer(&block_bytes_, stored, type);
-  status_ = file_->append(block_bytes_);
-  offset_ += block_bytes_.size();
+  std::string trailer;  // kBlockTrailerBytes: in the string's inline buffer, no allocation
+  append_block_trailer(&trailer, stored, type);
+  WEASEL_ASSERT(trailer.size() == kBlockTrailerBytes);
+  std::string_view out;
+  if (stored.data() == compressed_.data() &&
+      compressed_.size() >= stored.size() + kBlockTrailerBytes) {
+    // Compressed at the start of compressed_, which has room after it (lz4's bound): the
+    // trailer goes there, so the block is not copied once more before the append. The
+    // buffer keeps its size, so the next block is not zero-filled by a resize.
+    std::memcpy(compressed_.data() + stored.size(), trailer.data(), kBlockTrailerBytes);
+    out = {compressed_.data(), stored.size() + kBlockTrailerBytes};
+  } else {
+    block_bytes_.assign(stored);
+    block_bytes_.append(trailer);
+    out = block_bytes_;
+  }
+  status_ = file_->append(out);
+  offset_ += out.size();
   return handle;
 }
 
 Status TableBuilder::finish() {
   WEASEL_ASSERT(!closed_);
   closed_ = true;
+  if (entries_ > 0) {
+    note_key(first_key_);
+    note_key(last_key_);  // before the index shortens it
+  }
   flush_data_block();
   Footer footer;
   if (options_.cipher) footer.flags = kTableFlagEncrypted;

@@ -40,6 +40,9 @@ class TableBuilder {
   // `file_number` names the file in the authenticated data of encrypted blocks.
   TableBuilder(const TableOptions& options, WritableFile* file, uint64_t file_number = 0);
 
+  // How many keys are coming, when known (a memtable flush): the filter's hashes are then
+  // allocated once, at their final size.
+  void expect_keys(uint64_t keys);
   void add(std::string_view internal_key, std::string_view value);
   void add_range_tombstone(std::string_view begin_internal_key, std::string_view end_user_key);
   Status finish();
@@ -69,13 +72,14 @@ class TableBuilder {
   BlockBuilder index_block_;
   BlockBuilder range_del_block_;
   std::unique_ptr<BloomBuilder> bloom_;
+  std::string first_key_;  // of the entries (not the tombstones)
   std::string last_key_;
   // The index entry of a finished data block waits for the next key, so that its separator
   // can be shortened against it.
   bool pending_index_ = false;
   BlockHandle pending_handle_;
-  std::string compressed_;
-  std::string block_bytes_;  // a block plus its trailer, written in one append
+  std::string compressed_;   // compression output (only grows: never zero-filled again)
+  std::string block_bytes_;  // a block plus its trailer, when not built in compressed_
   std::string smallest_;
   std::string largest_;
   uint64_t entries_ = 0;

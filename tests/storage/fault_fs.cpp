@@ -246,6 +246,11 @@ uint64_t FaultFileSystem::failures() const {
   return failures_;
 }
 
+uint64_t FaultFileSystem::held_creates() const {
+  std::lock_guard lock(mu_);
+  return held_creates_;
+}
+
 uint64_t FaultFileSystem::mutating_ops() const {
   std::lock_guard lock(mu_);
   return mutating_ops_;
@@ -254,7 +259,12 @@ uint64_t FaultFileSystem::mutating_ops() const {
 Result<std::unique_ptr<WritableFile>> FaultFileSystem::new_writable_file(
     const std::string& path) {
   std::unique_lock lock(mu_);
-  released_.wait(lock, [&] { return !held_suffix_ || !path.ends_with(*held_suffix_); });
+  auto released = [&] { return !held_suffix_ || !path.ends_with(*held_suffix_); };
+  if (!released()) {
+    ++held_creates_;
+    released_.wait(lock, released);
+    --held_creates_;
+  }
   Status s = begin_mutation("create " + path);
   if (!s.ok()) return s;
   auto [dir, name] = split(path);

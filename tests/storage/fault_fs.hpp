@@ -20,7 +20,8 @@
 //   append writes a random part of its bytes first, like a short write. Sticky: every later
 //   one fails too (a full disk). heal() ends the injection.
 // - hold_creates(suffix): creating a file whose name ends with `suffix` blocks until
-//   release_creates() (a flush or compaction stuck on a slow disk, for stall tests).
+//   release_creates() (a flush or compaction stuck on a slow disk, for stall tests);
+//   held_creates() says how many creations are blocked right now.
 // - Thread-safe: one mutex guards everything.
 //
 // Ownership: shared (shared_ptr): open files keep the file system's state alive.
@@ -55,6 +56,7 @@ class FaultFileSystem final : public FileSystem,
 
   void hold_creates(std::string suffix);
   void release_creates();
+  uint64_t held_creates() const;
 
   void fail_after(Op op, uint64_t n, StatusCode code, bool sticky);
   void heal();
@@ -117,6 +119,7 @@ class FaultFileSystem final : public FileSystem,
   std::optional<Injection> injection_;
   std::optional<std::string> held_suffix_;
   std::condition_variable released_;
+  uint64_t held_creates_ = 0;
   uint64_t failures_ = 0;
 
   friend class FaultLock;

@@ -1,7 +1,9 @@
 // SSTable blocks, bloom filters and block compression.
 
 #include <doctest/doctest.h>
+#include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -159,6 +161,53 @@ TEST_CASE("bloom: no false negatives, and about 1% false positives at 10 bits pe
   for (int i = 0; i < 10000; ++i) false_positives += bloom_may_contain(filter, numbered("other", i));
   CHECK(false_positives < 200);
   CHECK(bloom_may_contain("", "anything"));  // no usable filter: no false negative
+}
+
+// A filter as tables written before the multiply-shift probes hold (tag = probe count):
+// bit (h1 + i * h2) mod bit_count of XXH3-64.
+std::string modulo_filter(const std::vector<std::string>& keys, uint32_t bits_per_key) {
+  uint32_t probes = bits_per_key * 69 / 100;
+  uint64_t bits = std::max<uint64_t>(64, uint64_t{bits_per_key} * keys.size());
+  uint64_t bytes = (bits + 7) / 8;
+  bits = bytes * 8;
+  std::string filter(bytes + 1, '\0');
+  for (const std::string& key : keys) {
+    uint64_t h = XXH3_64bits(key.data(), key.size());
+    uint64_t h1 = h & 0xffffffff;
+    uint64_t h2 = (h >> 32) | 1;
+    for (uint32_t i = 0; i < probes; ++i) {
+      uint64_t bit = (h1 + i * h2) % bits;
+      filter[bit / 8] = static_cast<char>(filter[bit / 8] | (1 << (bit % 8)));
+    }
+  }
+  filter[bytes] = static_cast<char>(probes);
+  return filter;
+}
+
+TEST_CASE("bloom: filters of the earlier modulo format still answer") {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back(numbered("old", i));
+  std::string filter = modulo_filter(keys, 10);
+  REQUIRE(static_cast<uint8_t>(filter.back()) == 6);
+  for (const std::string& key : keys) REQUIRE(bloom_may_contain(filter, key));
+  int false_positives = 0;
+  for (int i = 0; i < 5000; ++i) false_positives += bloom_may_contain(filter, numbered("new", i));
+  CHECK(false_positives < 100);
+  // The new format on the same keys: tagged, and as selective.
+  BloomBuilder builder(10);
+  for (const std::string& key : keys) builder.add(key);
+  std::string fast = builder.finish();
+  CHECK(static_cast<uint8_t>(fast.back()) == (0x80 | 6));
+  CHECK(fast.size() == filter.size());
+  for (const std::string& key : keys) REQUIRE(bloom_may_contain(fast, key));
+  false_positives = 0;
+  for (int i = 0; i < 5000; ++i) false_positives += bloom_may_contain(fast, numbered("new", i));
+  CHECK(false_positives < 100);
+  // An unknown probe count in either format: no usable filter, no false negative.
+  fast.back() = static_cast<char>(0x80 | 31);
+  CHECK(bloom_may_contain(fast, "anything"));
+  fast.back() = static_cast<char>(0x80);
+  CHECK(bloom_may_contain(fast, "anything"));
 }
 
 TEST_CASE("compression: every codec round-trips and rejects garbage") {

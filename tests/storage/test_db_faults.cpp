@@ -12,7 +12,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -225,6 +227,44 @@ TEST_CASE("faults: injected write and sync errors are typed and leave the databa
   CHECK(failed_runs > kSeeds / 2);
 }
 
+TEST_CASE("faults: a flushed table whose sync fails keeps serving reads; its WAL replays") {
+  // A flush hands the memtable's reads to its table before syncing it (the memtable's memory
+  // goes back sooner): a failed sync must leave every write readable, the DB stopped, and
+  // the WAL in place for the next open.
+  auto fs = std::make_shared<FaultFileSystem>();
+  REQUIRE(fs->create_dir_if_missing(kPath).ok());
+  auto db = DB::open(fault_options(fs), kPath);
+  REQUIRE(db.ok());
+  std::mt19937_64 rng(11);
+  std::map<std::string, std::string> written;
+  for (uint64_t i = 0; i < 40; ++i) {
+    std::string value = test::random_bytes(rng, 200);
+    REQUIRE(db.value()->put({}, key_of(i), value).ok());
+    written[key_of(i)] = value;
+  }
+  // Syncs from here: the WAL's when the memtable is sealed, the directory's for the new WAL,
+  // then the table's.
+  fs->fail_after(FaultFileSystem::Op::kSync, 2, StatusCode::kIoError, false);
+  Status flushed = db.value()->flush();
+  CHECK(flushed.code() == StatusCode::kIoError);
+  REQUIRE(fs->failures() == 1);
+  REQUIRE_MESSAGE(flushed.message().find(".sst") != std::string::npos, flushed.to_string());
+  Statistics st = db.value()->statistics();
+  CHECK(st.l0_files == 1);              // the table was published...
+  CHECK(st.immutable_memtables == 0);   // ...and the memtable let go
+  CHECK(st.flushes == 0);               // but the flush did not complete
+  for (const auto& [key, value] : written) CHECK(test::get_or(*db.value(), key) == value);
+  CHECK(db.value()->statistics().table_bytes_read > 0);  // from the table
+  CHECK(!db.value()->put({}, "after", "error").ok());
+  fs->heal();
+  (void)db.value()->close();
+  db.value().reset();
+  auto reopened = DB::open(fault_options(fs), kPath);
+  REQUIRE(reopened.ok());
+  for (const auto& [key, value] : written) CHECK(test::get_or(*reopened.value(), key) == value);
+  REQUIRE(reopened.value()->close().ok());
+}
+
 TEST_CASE("faults: a damaged byte anywhere in the manifest is reported as corruption") {
   ManifestState state;
   state.next_file_number = 42;
@@ -289,6 +329,112 @@ TEST_CASE("faults: writers stall while every memtable waits for a flush stuck on
   CHECK(st.flushes >= 2);
   CHECK(st.stall_micros > 0);
   CHECK(test::scan(*db).size() == 300);
+}
+
+
+// L0 at the compaction trigger (compactions paused), then the L0 compaction starts with the
+// creation of its first output held; meanwhile writers seal a memtable; then the compaction
+// goes on. With crash_at, the file system dies at that many mutating operations after the
+// release. Returns every write made: all synced before the release; *ops_at_release says
+// how many mutating operations had happened then.
+test::Model flush_during_compaction(FaultFileSystem& fs, DB& db, std::optional<uint64_t> crash_at,
+                                    uint64_t* ops_at_release = nullptr) {
+  std::mt19937_64 rng(11);
+  test::Model written;
+  WriteOptions synced;
+  synced.durability = Durability::kSyncEachWrite;
+  auto put = [&](uint64_t i) {
+    std::string key = test::numbered("k", 10000 + i);
+    std::string value = test::random_bytes(rng, 1000);
+    REQUIRE(db.put(synced, key, value).ok());
+    written[key] = value;
+  };
+  REQUIRE(db.pause_compactions().ok());
+  for (uint64_t i = 0; i < 80; ++i) {
+    put(i * 2);
+    if (i == 39 || i == 79) REQUIRE(db.flush().ok());
+  }
+  REQUIRE(db.statistics().l0_files == 2);
+  fs.hold_creates(".sst");
+  REQUIRE(db.resume_compactions().ok());
+  for (int i = 0; i < 100000000 && fs.held_creates() == 0; ++i) {  // bounded-poll
+    std::this_thread::yield();
+  }
+  REQUIRE(fs.held_creates() == 1);  // the compaction's first output
+  for (uint64_t i = 0; i < 70 && db.statistics().immutable_memtables == 0; ++i) put(i * 2 + 1);
+  REQUIRE(db.statistics().immutable_memtables == 1);
+  if (crash_at) fs.crash_after(*crash_at, *crash_at, false);
+  if (ops_at_release != nullptr) *ops_at_release = fs.mutating_ops();
+  fs.release_creates();
+  Status s = db.wait_for_background_work();
+  if (!crash_at) REQUIRE_MESSAGE(s.ok(), s.to_string());
+  return written;
+}
+
+Options mid_compaction_options(std::shared_ptr<FaultFileSystem> fs) {
+  Options o = fault_options(std::move(fs));
+  o.target_file_bytes = 4 << 10;  // the compaction writes many outputs
+  o.level1_bytes = 16 << 20;      // and nothing goes on to L2
+  return o;
+}
+
+TEST_CASE("faults: a memtable sealed during a compaction is flushed before the compaction ends") {
+  auto fs = std::make_shared<FaultFileSystem>();
+  REQUIRE(fs->create_dir_if_missing(kPath).ok());
+  Options options = mid_compaction_options(fs);
+  test::Model written;
+  uint64_t ops_at_release = 0;
+  uint64_t ops_at_end = 0;
+  {
+    auto db = test::open_db(kPath, options);
+    written = flush_during_compaction(*fs, *db, std::nullopt, &ops_at_release);
+    ops_at_end = fs->mutating_ops();
+    Statistics st = db->statistics();
+    CHECK(st.flushes == 3);
+    CHECK(st.compactions == 1);
+    CHECK(st.immutable_memtables == 0);
+    CHECK(test::scan(*db) == written);
+    // The flushed table was numbered after the compaction's first output and before its
+    // later ones: it ran in the middle.
+    Result<ManifestState> manifest = read_manifest(*fs, kPath, nullptr);
+    REQUIRE(manifest.ok());
+    std::vector<uint64_t> l0, l1;
+    for (const TableMeta& t : manifest.value().tables) {
+      REQUIRE(t.level <= 1);
+      (t.level == 0 ? l0 : l1).push_back(t.number);
+    }
+    REQUIRE(l0.size() == 1);
+    REQUIRE(l1.size() > 2);
+    CHECK(*std::min_element(l1.begin(), l1.end()) < l0[0]);
+    CHECK(*std::max_element(l1.begin(), l1.end()) > l0[0]);
+    REQUIRE(db->close().ok());
+  }
+  {
+    auto db = test::open_db(kPath, options);
+    CHECK(test::scan(*db) == written);
+    REQUIRE(db->close().ok());
+  }
+
+  // A crash at any operation of the compaction and the flush inside it loses nothing: the
+  // reopened database holds every write (the manifest lists only files that exist).
+  uint64_t budget = ops_at_end - ops_at_release;
+  REQUIRE(budget > 20);
+  uint64_t step = std::max<uint64_t>(1, budget / 40);
+  for (uint64_t crash_at = 0; crash_at < budget; crash_at += step) {
+    CAPTURE(crash_at);
+    auto crashing = std::make_shared<FaultFileSystem>();
+    REQUIRE(crashing->create_dir_if_missing(kPath).ok());
+    test::Model expected;
+    {
+      auto db = test::open_db(kPath, mid_compaction_options(crashing));
+      expected = flush_during_compaction(*crashing, *db, crash_at);
+    }
+    REQUIRE(crashing->crashed());
+    auto image = crashing->crash_image();
+    auto db = test::open_db(kPath, mid_compaction_options(image));
+    CHECK(test::scan(*db) == expected);
+    REQUIRE(db->close().ok());
+  }
 }
 
 }  // namespace
