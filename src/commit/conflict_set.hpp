@@ -42,7 +42,19 @@
 #include <span>
 #include <string_view>
 
+// The tree is chosen at compile time so that the B+tree can be A/B'd against the radix tree
+// (tests/commit and bench/ build both).
+#ifdef WEASEL_CSET_BTREE
 #include "commit/conflict_set_tree.hpp"
+namespace weasel::cset {
+using Tree = VersionTree;
+}
+#else
+#include "commit/conflict_set_art.hpp"
+namespace weasel::cset {
+using Tree = ArtTree;
+}
+#endif
 
 namespace weasel {
 
@@ -105,10 +117,10 @@ class ConflictSet {
   void pay_for_inserts();
   void collect_if_due();
 
-  cset::VersionTree tree_;
+  cset::Tree tree_;
   // resolve()'s scratch: the writes of the batch's transactions committed so far. Empty
   // between calls; its nodes and key slabs stay cached for the next batch.
-  cset::VersionTree batch_{false};
+  cset::Tree batch_{false};
   uint64_t oldest_version_;
   uint64_t newest_version_ = 0;
   uint64_t inserts_paid_ = 0;  // tree insertions already charged to gc_debt_

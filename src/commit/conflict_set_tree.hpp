@@ -104,6 +104,9 @@ struct Path {
 
 class VersionTree {
  public:
+  // Slice of entries ConflictSet's collection works through at a time: a few leaves.
+  static constexpr int kCollectSlice = 2 * kLeafCapacity;
+
   // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
   // tree would pin 2 MiB pages for a few nodes).
   explicit VersionTree(bool huge_pages = true);

@@ -1,0 +1,437 @@
+// ArtTree: descents, queries, writes and garbage collection. Node layouts, growth, shrinking
+// and the invariant check live in conflict_set_art_nodes.cpp.
+
+#include <algorithm>
+
+#include "commit/conflict_set_art.hpp"
+
+namespace weasel::cset {
+
+using art::Node;
+using art::Slot;
+
+namespace {
+
+constexpr uint64_t kZero = 0;
+
+// The first bytes a search of `n` reads: its header and, for the sorted layouts, the bytes.
+inline void prefetch_node(const Node* n) {
+  __builtin_prefetch(n);
+  __builtin_prefetch(reinterpret_cast<const char*>(n) + 64);
+}
+
+// One step of a descent for `key`: from the slot at `depth`, the slot to go on with, or null
+// once the answer is known (then in *out).
+struct Descent {
+  const Slot* slot;
+  const uint64_t* before;  // version of the keys just before slot's subtree
+  size_t depth;
+};
+
+inline const Slot* step(Descent& d, std::string_view key, uint64_t* out) {
+  const Node* n = d.slot->child;
+  if (n == nullptr) {
+    *out = *d.before;
+    return nullptr;
+  }
+  int c = art::compare_prefix(key, d.depth, n);
+  if (c != 0) {
+    *out = c < 0 ? *d.before : d.slot->tail;
+    return nullptr;
+  }
+  d.depth += n->prefix_len;
+  if (d.depth == key.size()) {
+    *out = n->has_entry ? n->point : *d.before;
+    return nullptr;
+  }
+  if (n->has_entry) d.before = &n->range;
+  const Slot* pred = nullptr;
+  const Slot* next = art::find_child(n, static_cast<uint8_t>(key[d.depth]), &pred);
+  if (pred != nullptr) d.before = &pred->tail;
+  if (next == nullptr) {
+    *out = *d.before;
+    return nullptr;
+  }
+  ++d.depth;
+  return next;
+}
+
+}  // namespace
+
+ArtTree::ArtTree(bool huge_pages)
+    : nodes0_(huge_pages),
+      nodes4_(huge_pages),
+      nodes16_(huge_pages),
+      nodes48_(huge_pages),
+      nodes256_(huge_pages) {}
+
+ArtTree::~ArtTree() { clear(); }
+
+void ArtTree::clear() {
+  if (root_.child != nullptr) free_subtree(root_.child);
+  root_ = Slot{nullptr, 0, 0};
+  max_version_ = 0;
+  entry_count_ = 0;
+  gc_cursor_.clear();
+}
+
+ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
+  const Slot* s = &root_;
+  const uint64_t* before = &kZero;
+  size_t depth = 0;
+  for (;;) {
+    const Node* n = s->child;
+    if (n == nullptr) return {nullptr, *before};
+    int c = art::compare_prefix(key, depth, n);
+    if (c != 0) return {nullptr, c < 0 ? *before : s->tail};
+    depth += n->prefix_len;
+    if (depth == key.size()) return {n->has_entry ? n : nullptr, *before};
+    if (n->has_entry) before = &n->range;
+    const Slot* pred = nullptr;
+    const Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
+    if (pred != nullptr) before = &pred->tail;
+    if (next == nullptr) return {nullptr, *before};
+    s = next;
+    ++depth;
+  }
+}
+
+uint64_t ArtTree::version_at(std::string_view key) const {
+  const Slot* s = &root_;
+  Descent d{s, &kZero, 0};
+  uint64_t out = 0;
+  while ((s = step(d, key, &out)) != nullptr) d.slot = s;
+  return out;
+}
+
+// Every key takes one step in turn: the node each step reads was prefetched a whole round
+// earlier, so up to n misses are in flight at once instead of one.
+void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
+  WEASEL_ASSERT(n <= kGroup);
+  Descent d[kGroup];
+  int live[kGroup];
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    d[i] = Descent{&root_, &kZero, 0};
+    live[m++] = i;
+  }
+  while (m > 0) {
+    int kept = 0;
+    for (int j = 0; j < m; ++j) {
+      int i = live[j];
+      const Slot* next = step(d[i], keys[i], &out[i]);
+      if (next == nullptr) continue;
+      d[i].slot = next;
+      if (next->child != nullptr) prefetch_node(next->child);
+      live[kept++] = i;
+    }
+    m = kept;
+  }
+}
+
+void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
+  uint64_t unused[kGroup];
+  versions_at(keys, n, unused);
+}
+
+bool ArtTree::any_above(std::string_view begin, std::optional<std::string_view> end,
+                        uint64_t v) const {
+  if (max_version_ <= v || root_.max_point <= v) return false;
+  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(),
+                      v);
+}
+
+// Entries strictly between lo and hi in the subtree of `s`, whose keys start with lo[0,
+// depth) when lo_on and with hi[0, depth) when hi_on (else the bound is beyond the subtree).
+bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, bool lo_on,
+                           std::string_view hi, bool hi_on, uint64_t v) const {
+  if (s.max_point <= v) return false;
+  if (!lo_on && !hi_on) return true;
+  const Node* n = s.child;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return false;
+    lo_on = c == 0;
+  }
+  if (hi_on) {
+    int c = art::compare_prefix(hi, depth, n);
+    if (c < 0) return false;
+    hi_on = c == 0;
+  }
+  size_t e = depth + n->prefix_len;
+  // With lo_on, lo is at least e bytes long: the entry here is lo or before it.
+  if (!lo_on && n->has_entry && n->point > v && (!hi_on || hi.size() > e)) return true;
+  if (hi_on && hi.size() == e) return false;  // every child is after hi
+  bool lo_in = lo_on && lo.size() > e;        // lo falls among the children
+  unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+  unsigned last = hi_on ? static_cast<uint8_t>(hi[e]) : 255;
+  unsigned at = 0;
+  for (unsigned b = first; b <= last; b = at + 1) {
+    const Slot* c = art::next_child(n, b, &at);
+    if (c == nullptr || at > last) break;
+    bool c_lo = lo_in && at == first;
+    bool c_hi = hi_on && at == last;
+    if (c_lo || c_hi) {
+      if (any_above_in(*c, e + 1, lo, c_lo, hi, c_hi, v)) return true;
+    } else if (c->max_point > v) {
+      return true;
+    }
+    if (at == 255) break;
+  }
+  return false;
+}
+
+void ArtTree::write_point(std::string_view key, uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  upsert(key, v);
+}
+
+// The paths are fetched together (a grouped lookup), then written one after the other from
+// the cache. Points at different keys do not interact, and equal keys keep their order.
+void ArtTree::write_points(const std::string_view* keys, const uint64_t* versions, int n) {
+  WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
+  if (n > 1) prefetch_leaves(keys, n);
+  for (int i = 0; i < n; ++i) {
+    WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
+    upsert(keys[i], versions[i]);
+  }
+}
+
+// Sets key's point version, inserting it (its range then is the version before it) when it
+// is absent, and raises the summaries on its path, which path_ keeps.
+Node* ArtTree::upsert(std::string_view key, uint64_t point) {
+  max_version_ = std::max(max_version_, point);
+  path_.clear();
+  Slot* s = &root_;
+  uint64_t before = 0;
+  size_t depth = 0;
+  Node* found = nullptr;
+  for (;;) {
+    path_.push_back(s);
+    Node* n = s->child;
+    if (n == nullptr) {  // the tree is empty
+      s->child = found = make_leaf(key, depth, point, before);
+      s->tail = before;
+      break;
+    }
+    size_t plen = n->prefix_len;
+    size_t avail = key.size() - depth;
+    size_t at = 0;
+    const uint8_t* prefix = n->prefix();
+    size_t m = std::min(avail, plen);
+    while (at < m && static_cast<uint8_t>(key[depth + at]) == prefix[at]) ++at;
+    if (at < plen) {
+      bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
+      split(s, depth, at, key, point, key_first ? before : s->tail);
+      found = nullptr;
+      break;
+    }
+    depth += plen;
+    if (depth == key.size()) {
+      if (!n->has_entry) {
+        n->has_entry = true;
+        n->range = before;
+        ++entry_count_;
+        ++inserted_total_;
+      }
+      n->point = point;
+      found = n;
+      break;
+    }
+    if (n->has_entry) before = n->range;
+    Slot* pred = nullptr;
+    Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
+    if (pred != nullptr) before = pred->tail;
+    if (next == nullptr) {
+      found = make_leaf(key, depth + 1, point, before);
+      add_child(*s, static_cast<uint8_t>(key[depth]), Slot{found, point, before});
+      // The leaf's own slot ends the path (add_child may have moved the node).
+      path_.push_back(art::find_child(s->child, static_cast<uint8_t>(key[depth]), &pred));
+      break;
+    }
+    s = next;
+    ++depth;
+  }
+  for (Slot* p : path_) p->max_point = std::max(p->max_point, point);
+  if (found == nullptr) {
+    // split() put the entry into a new node below path_.back(): find it for the caller.
+    Slot* s2 = path_.back();
+    Node* n = s2->child;
+    size_t d = depth + n->prefix_len;
+    if (d == key.size()) return n;
+    Slot* pred = nullptr;
+    Slot* next = art::find_child(n, static_cast<uint8_t>(key[d]), &pred);
+    WEASEL_ASSERT(next != nullptr);
+    path_.push_back(next);
+    return next->child;
+  }
+  return found;
+}
+
+// The key leaves the prefix of s's node at byte `at`: a new Node4 takes the shared part and
+// holds the old node and the key (as its own entry, or a new leaf) as children.
+void ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
+                    uint64_t pred) {
+  Node* old = s->child;
+  Node* top = make_node(art::Type::k4);
+  set_prefix(top, old->prefix(), at);
+  uint8_t edge = old->prefix()[at];
+  set_prefix(old, old->prefix() + at + 1, old->prefix_len - at - 1);
+  Slot top_slot{top, s->max_point, s->tail};
+  add_child(top_slot, edge, *s);  // the old node keeps its summaries
+  if (depth + at == key.size()) {
+    top->has_entry = true;
+    top->point = point;
+    top->range = pred;
+    ++entry_count_;
+    ++inserted_total_;
+  } else {
+    Node* leaf = make_leaf(key, depth + at + 1, point, pred);
+    add_child(top_slot, static_cast<uint8_t>(key[depth + at]), Slot{leaf, point, pred});
+  }
+  top_slot.tail = art::tail_of(top_slot.child);
+  *s = top_slot;
+}
+
+void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end,
+                          uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  WEASEL_ASSERT(!end || compare_keys(begin, *end) < 0);
+  if (end) {
+    // Pin the version that covers `end` today, so that keys from `end` on keep it.
+    Lookup at_end = lookup(*end);
+    if (at_end.entry == nullptr) upsert(*end, at_end.before);
+  }
+  if (root_.child != nullptr) {
+    erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
+    if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
+  }
+  Node* n = upsert(begin, v);
+  n->range = v;
+  refresh_tails();
+}
+
+// After an entry's range changed: the tails on path_, from the bottom up.
+void ArtTree::refresh_tails() {
+  for (size_t i = path_.size(); i-- > 0;) {
+    Slot* s = path_[i];
+    s->tail = art::tail_of(s->child);
+  }
+}
+
+// Removes the entries strictly between lo and hi (hi_on false at depth 0: no upper bound) in
+// the subtree of s, whose keys start with lo[0, depth) when lo_on and hi[0, depth) when hi_on.
+void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
+                       std::string_view hi, bool hi_on) {
+  Node* n = s.child;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return;
+    lo_on = c == 0;
+  }
+  if (hi_on) {
+    int c = art::compare_prefix(hi, depth, n);
+    if (c < 0) return;
+    hi_on = c == 0;
+  }
+  if (!lo_on && !hi_on) {
+    entry_count_ -= free_subtree(n);
+    s.child = nullptr;
+    return;
+  }
+  size_t e = depth + n->prefix_len;
+  if (!lo_on && n->has_entry && (!hi_on || hi.size() > e)) {
+    n->has_entry = false;
+    --entry_count_;
+  }
+  if (!(hi_on && hi.size() == e)) {
+    bool lo_in = lo_on && lo.size() > e;
+    unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+    unsigned last = hi_on ? static_cast<uint8_t>(hi[e]) : 255;
+    unsigned at = 0;
+    for (unsigned b = first; b <= last; b = at + 1) {
+      Slot* c = art::next_child(n, b, &at);
+      if (c == nullptr || at > last) break;
+      erase_in(*c, e + 1, lo, lo_in && at == first, hi, hi_on && at == last);
+      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+      if (at == 255) break;
+    }
+  }
+  settle(s);
+}
+
+// An entry is redundant when removing it leaves every query with v >= oldest unchanged: its
+// key and the keys after it would take the predecessor's range version instead, so both
+// versions must equal it, or all three must be <= oldest (never above any valid v).
+size_t ArtTree::collect(uint64_t oldest, size_t budget) {
+  size_t examined = 0;
+  while (examined < budget && entry_count_ > 0) {
+    GcState st{oldest, budget - examined, 0, lookup(gc_cursor_).before, false};
+    gc_key_.clear();
+    collect_in(root_, 0, true, st);
+    if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
+    examined += std::max<size_t>(st.examined, 1);
+    if (st.stopped) {
+      gc_cursor_.assign(gc_key_);
+    } else {
+      gc_cursor_.clear();  // reached the end: wrap around
+    }
+  }
+  return examined;
+}
+
+// In-order walk of the entries >= gc_cursor_ (lo_on: the subtree's keys start with
+// gc_cursor_[0, depth)). When the budget runs out, gc_key_ is left holding the key of the
+// first entry not examined.
+void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
+  Node* n = s.child;
+  std::string_view lo = gc_cursor_;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return;
+    lo_on = c == 0;
+  }
+  size_t key_len = gc_key_.size();
+  gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
+  size_t e = depth + n->prefix_len;
+  if (n->has_entry && (!lo_on || lo.size() == e)) {
+    if (st.examined == st.budget) {
+      st.stopped = true;
+      return;  // nothing changed here yet
+    }
+    ++st.examined;
+    bool redundant = (n->point <= st.oldest && st.pred <= st.oldest) ||
+                     (n->point == st.pred && n->range == st.pred);
+    if (redundant) {
+      n->has_entry = false;
+      --entry_count_;
+    } else {
+      st.pred = n->range;
+    }
+  }
+  bool lo_in = lo_on && lo.size() > e;
+  unsigned at = 0;
+  for (unsigned b = lo_in ? static_cast<uint8_t>(lo[e]) : 0; b <= 255; b = at + 1) {
+    Slot* c = art::next_child(n, b, &at);
+    if (c == nullptr) break;
+    gc_key_.push_back(static_cast<char>(at));
+    collect_in(*c, e + 1, lo_in && at == static_cast<uint8_t>(lo[e]), st);
+    if (st.stopped) break;
+    gc_key_.pop_back();
+    if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+    if (at == 255) break;
+  }
+  // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
+  // way; when stopped, it still holds the entry to resume at, so it stays.
+  if (!st.stopped) gc_key_.resize(key_len);
+  settle(s);
+}
+
+size_t ArtTree::memory_bytes() const {
+  return sizeof(*this) + nodes0_.reserved_bytes() + nodes4_.reserved_bytes() +
+         nodes16_.reserved_bytes() + nodes48_.reserved_bytes() + nodes256_.reserved_bytes() +
+         keys_.reserved_bytes() + gc_cursor_.capacity() + gc_key_.capacity() +
+         scratch_.capacity() + path_.capacity() * sizeof(Slot*);
+}
+
+}  // namespace weasel::cset

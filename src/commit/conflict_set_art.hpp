@@ -1,0 +1,364 @@
+#pragma once
+// ArtTree: the ordered structure behind ConflictSet, an adaptive radix tree (internal to
+// src/commit/conflict_set_*).
+//
+// Model. The tree is a step function from keys to versions, stored as sorted boundary
+// entries. Entry k holds `point` (the version of key k itself) and `range` (the version of
+// every key strictly between k and the next entry). Keys before the first entry have version
+// 0. Writes only ever raise versions to the newest one, hence range <= point in every entry,
+// so the highest version over [b, e) is max(version_at(b), point of every entry in (b, e)).
+//
+// Layout. A radix tree over key bytes with path compression: every node holds the bytes its
+// keys share below its parent's edge (its prefix, inline up to 40 bytes), an entry when a key
+// ends exactly there, and children indexed by the next byte in one of four layouts (4 or 16
+// sorted bytes, a 256-byte index into 48 slots, or 256 direct slots; Node0 has none). Every
+// node but the root has an entry or at least two children. A child slot carries, next to the
+// pointer, an upper bound of the point versions below it (max_point: a range check skips a
+// subtree whose bound is not above the read version) and the range version of its subtree's
+// last entry (tail: the version just after the subtree). So the version of an absent key is
+// found in the same descent: the tail of the closest smaller sibling on the way down, or the
+// range of the last node passed that holds an entry, whichever is deeper. A lookup reads the
+// header and one slot per level (plus the byte array of a sorted node): a few cache lines.
+//
+// Summaries may overstate a subtree after entries are erased. That never turns into a false
+// conflict as long as every query passes v >= the `oldest` given to collect() (see
+// VersionTree's history: an erased entry's version was <= oldest or is covered by a newer one).
+//
+// Ownership: the tree owns its nodes (NodeSlabs, one per layout) and prefixes longer than 40
+// bytes (its KeyPool); string_views passed in are copied into prefixes, never kept. Not
+// thread-safe for writers: one owner. Const members touch no shared scratch, so concurrent
+// readers are safe while nobody writes.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "commit/conflict_set_key.hpp"
+#include "commit/conflict_set_pool.hpp"
+
+namespace weasel::cset {
+
+// Lookups that check() and add_writes() interleave, so that their cache misses overlap.
+inline constexpr int kGroup = 32;
+
+namespace art {
+
+enum class Type : uint8_t { k0, k4, k16, k48, k256 };
+inline constexpr size_t kInlinePrefix = 40;
+
+struct Node;
+
+struct Slot {
+  Node* child;
+  uint64_t max_point;  // upper bound of the point versions in the child's subtree
+  uint64_t tail;       // range version of the last entry in the child's subtree
+};
+
+// 64 bytes: a Node0 (the typical leaf) is one cache line.
+struct alignas(64) Node {
+  Type type;
+  bool has_entry;
+  uint16_t count;  // children
+  uint32_t prefix_len;
+  uint64_t point;  // the entry, when has_entry
+  uint64_t range;
+  union {
+    uint8_t inline_prefix[kInlinePrefix];
+    uint8_t* heap_prefix;  // prefix_len > kInlinePrefix: from the tree's KeyPool
+  };
+  const uint8_t* prefix() const {
+    return prefix_len > kInlinePrefix ? heap_prefix : inline_prefix;
+  }
+};
+
+struct Node0 : Node {};
+
+// Children sorted by byte: keys[0, count) ascending, slots in the same order.
+template <int kCap>
+struct NodeSorted : Node {
+  static constexpr int kCapacity = kCap;
+  uint8_t keys[kCap < 8 ? 8 : kCap];
+  Slot slots[kCap];
+};
+using Node4 = NodeSorted<4>;
+using Node16 = NodeSorted<16>;
+
+// bits: which bytes have a child (finds the closest smaller sibling without a scan).
+struct Node48 : Node {
+  uint64_t bits[4];
+  uint8_t index[256];  // 1 + slot of the child for each byte, 0 for none
+  Slot slots[48];
+};
+
+struct Node256 : Node {
+  uint64_t bits[4];
+  Slot slots[256];  // child == nullptr for none
+};
+
+}  // namespace art
+
+class ArtTree {
+ public:
+  // Slice of entries ConflictSet's collection works through at a time.
+  static constexpr int kCollectSlice = 64;
+
+  // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
+  // tree would pin 2 MiB pages for a few nodes).
+  explicit ArtTree(bool huge_pages = true);
+  ~ArtTree();
+  ArtTree(const ArtTree&) = delete;
+  ArtTree& operator=(const ArtTree&) = delete;
+
+  // Version of `key`: its own point version if it is an entry, else the range version of the
+  // closest entry before it, else 0.
+  uint64_t version_at(std::string_view key) const;
+  // version_at for n <= kGroup keys at once, descending all of them in turns, one node each,
+  // with prefetches, so that the cache misses of the n descents overlap.
+  void versions_at(const std::string_view* keys, int n, uint64_t* out) const;
+  // Pulls the nodes on the paths of n <= kGroup keys into the cache (a hint before writing).
+  void prefetch_leaves(const std::string_view* keys, int n) const;
+  // True if some key strictly inside (begin, end) has a version above v (end absent: no upper
+  // bound). Precondition: v >= the oldest version last given to collect().
+  bool any_above(std::string_view begin, std::optional<std::string_view> end, uint64_t v) const;
+  // Upper bound of every version in the tree.
+  uint64_t max_version() const { return max_version_; }
+
+  // Sets key's version to v. v must be >= every version already written.
+  void write_point(std::string_view key, uint64_t v);
+  // write_point(keys[i], versions[i]) for n <= kGroup keys, in order. Versions never
+  // decrease along the keys, and the first is >= every version already written. The paths
+  // are fetched together first, so their cache misses overlap.
+  void write_points(const std::string_view* keys, const uint64_t* versions, int n);
+  // Sets every key in [begin, end) to v (end absent: to the end of the key space); begin < end.
+  void write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v);
+
+  // Garbage collection: examines about `budget` entries from where the last call stopped
+  // (wrapping around), removing every entry that no longer changes the answer of a query with
+  // v >= oldest. Returns the number of entries examined.
+  size_t collect(uint64_t oldest, size_t budget);
+
+  // Removes every entry; the chunks of the freed nodes stay for reuse.
+  void clear();
+
+  size_t entry_count() const { return entry_count_; }
+  size_t memory_bytes() const;
+  // Nodes on the longest root-to-entry path (O(n): tests and diagnostics).
+  int height() const;
+  // Entries ever inserted; lets the owner pace collection with growth.
+  uint64_t inserted_total() const { return inserted_total_; }
+  // Walks the whole tree and aborts on any broken invariant (tests only: O(n)).
+  void check_invariants() const;
+  // Nodes of each layout (Node0, 4, 16, 48, 256), for tests of growth and shrinking.
+  void node_counts(size_t out[5]) const;
+
+ private:
+  struct Lookup {
+    const art::Node* entry;  // the node holding the key's entry, or null
+    uint64_t before;         // version of the keys just before the key
+  };
+  struct GcState {
+    uint64_t oldest;
+    size_t budget;
+    size_t examined;
+    uint64_t pred;  // range version of the last entry kept before the current one
+    bool stopped;
+  };
+
+  // Queries (conflict_set_art.cpp).
+  Lookup lookup(std::string_view key) const;
+  bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
+                    std::string_view hi, bool hi_on, uint64_t v) const;
+  art::Node* upsert(std::string_view key, uint64_t point);
+  void split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
+             uint64_t pred);
+  void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
+                std::string_view hi, bool hi_on);
+  void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
+  void refresh_tails();
+
+  // Nodes (conflict_set_art_nodes.cpp).
+  art::Node* make_node(art::Type type);
+  art::Node* make_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
+  void free_node(art::Node* n);  // the node only, not its prefix
+  size_t free_subtree(art::Node* n);  // returns the entries freed
+  void set_prefix(art::Node* n, const uint8_t* bytes, size_t len);
+  void release_prefix(art::Node* n);
+  art::Node* retype(art::Node* n, art::Type type);
+  void add_child(art::Slot& s, uint8_t byte, const art::Slot& child);
+  void remove_child(art::Node* n, uint8_t byte);
+  void settle(art::Slot& s);
+  void check_node(const art::Slot& s, std::string& key, const uint64_t& before,
+                  size_t& entries, size_t& heap_bytes, uint64_t& last_range) const;
+
+  art::Slot root_{nullptr, 0, 0};
+  uint64_t max_version_ = 0;
+  size_t entry_count_ = 0;
+  uint64_t inserted_total_ = 0;
+  KeyPool keys_;
+  NodeSlab<art::Node0> nodes0_;
+  NodeSlab<art::Node4> nodes4_;
+  NodeSlab<art::Node16> nodes16_;
+  NodeSlab<art::Node48> nodes48_;
+  NodeSlab<art::Node256> nodes256_;
+  std::vector<art::Slot*> path_;  // scratch of upsert: the slots from the root down
+  std::string gc_cursor_;         // collect() resumes at the first entry >= this key
+  std::string gc_key_;            // scratch of collect(): the key of the node it is in
+  std::string scratch_;           // scratch of settle(): a merged prefix
+};
+
+// Node-level helpers shared by the .cpp files.
+namespace art {
+
+// Index of the highest set bit below `byte` in a 256-bit set, or -1.
+inline int highest_below(const uint64_t* bits, unsigned byte) {
+  unsigned w = byte >> 6;
+  uint64_t m = bits[w] & ((uint64_t{1} << (byte & 63)) - 1);
+  for (;;) {
+    if (m != 0) return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(m)));
+    if (w == 0) return -1;
+    m = bits[--w];
+  }
+}
+
+// Index of the lowest set bit at or above `byte` (<= 255), or -1.
+inline int lowest_from(const uint64_t* bits, unsigned byte) {
+  unsigned w = byte >> 6;
+  uint64_t m = bits[w] & (~uint64_t{0} << (byte & 63));
+  for (;;) {
+    if (m != 0) return static_cast<int>(w * 64 + static_cast<unsigned>(__builtin_ctzll(m)));
+    if (w == 3) return -1;
+    m = bits[++w];
+  }
+}
+
+inline bool has_bit(const uint64_t* bits, unsigned byte) {
+  return (bits[byte >> 6] >> (byte & 63)) & 1;
+}
+
+// Number of keys[0, n) below b, for sorted keys.
+template <int kCap>
+inline int count_below(const NodeSorted<kCap>* n, uint8_t b) {
+  int i = 0;
+  while (i < n->count && n->keys[i] < b) ++i;
+  return i;
+}
+
+// The child at `byte` (or null), and in *pred the slot of the closest child below it (or null).
+inline const Slot* find_child(const Node* n, uint8_t byte, const Slot** pred) {
+  *pred = nullptr;
+  switch (n->type) {
+    case Type::k0:
+      return nullptr;
+    case Type::k4: {
+      auto* s = static_cast<const Node4*>(n);
+      int i = count_below(s, byte);
+      *pred = i > 0 ? &s->slots[i - 1] : nullptr;
+      return i < s->count && s->keys[i] == byte ? &s->slots[i] : nullptr;
+    }
+    case Type::k16: {
+      auto* s = static_cast<const Node16*>(n);
+      int i = count_below(s, byte);
+      *pred = i > 0 ? &s->slots[i - 1] : nullptr;
+      return i < s->count && s->keys[i] == byte ? &s->slots[i] : nullptr;
+    }
+    case Type::k48: {
+      auto* s = static_cast<const Node48*>(n);
+      int below = highest_below(s->bits, byte);
+      *pred = below >= 0 ? &s->slots[s->index[below] - 1] : nullptr;
+      return s->index[byte] != 0 ? &s->slots[s->index[byte] - 1] : nullptr;
+    }
+    case Type::k256: {
+      auto* s = static_cast<const Node256*>(n);
+      int below = highest_below(s->bits, byte);
+      *pred = below >= 0 ? &s->slots[below] : nullptr;
+      return s->slots[byte].child != nullptr ? &s->slots[byte] : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+inline Slot* find_child(Node* n, uint8_t byte, Slot** pred) {
+  const Slot* p = nullptr;
+  const Slot* hit = find_child(static_cast<const Node*>(n), byte, &p);
+  *pred = const_cast<Slot*>(p);
+  return const_cast<Slot*>(hit);
+}
+
+// The first child at or after `byte` (<= 255): its byte in *at, or null when none.
+inline const Slot* next_child(const Node* n, unsigned byte, unsigned* at) {
+  switch (n->type) {
+    case Type::k0:
+      return nullptr;
+    case Type::k4:
+    case Type::k16: {
+      const uint8_t* keys = n->type == Type::k4 ? static_cast<const Node4*>(n)->keys
+                                                : static_cast<const Node16*>(n)->keys;
+      const Slot* slots = n->type == Type::k4 ? static_cast<const Node4*>(n)->slots
+                                              : static_cast<const Node16*>(n)->slots;
+      for (int i = 0; i < n->count; ++i) {
+        if (keys[i] >= byte) {
+          *at = keys[i];
+          return &slots[i];
+        }
+      }
+      return nullptr;
+    }
+    case Type::k48: {
+      auto* s = static_cast<const Node48*>(n);
+      int b = lowest_from(s->bits, byte);
+      if (b < 0) return nullptr;
+      *at = static_cast<unsigned>(b);
+      return &s->slots[s->index[b] - 1];
+    }
+    case Type::k256: {
+      auto* s = static_cast<const Node256*>(n);
+      int b = lowest_from(s->bits, byte);
+      if (b < 0) return nullptr;
+      *at = static_cast<unsigned>(b);
+      return &s->slots[b];
+    }
+  }
+  return nullptr;
+}
+
+inline Slot* next_child(Node* n, unsigned byte, unsigned* at) {
+  return const_cast<Slot*>(next_child(static_cast<const Node*>(n), byte, at));
+}
+
+// The child with the highest byte, or null.
+inline const Slot* last_child(const Node* n) {
+  unsigned at;
+  const Slot* pred = nullptr;
+  if (n->count == 0) return nullptr;
+  if (n->type == Type::k4 || n->type == Type::k16) {
+    return next_child(n, 0, &at) + (n->count - 1);
+  }
+  const Slot* hit = find_child(n, 255, &pred);
+  return hit != nullptr ? hit : pred;
+}
+
+// Compares `key` from `depth` with the node's prefix: -1 if the key sorts before every key of
+// the node's subtree, +1 if after all of them, 0 if it starts with the prefix.
+inline int compare_prefix(std::string_view key, size_t depth, const Node* n) {
+  size_t avail = key.size() - depth;
+  size_t m = avail < n->prefix_len ? avail : n->prefix_len;
+  if (m > 0) {
+    int c = std::memcmp(key.data() + depth, n->prefix(), m);
+    if (c != 0) return c < 0 ? -1 : 1;
+  }
+  return avail < n->prefix_len ? -1 : 0;
+}
+
+// Tail of a node's subtree: its last child's tail, or its own entry's range.
+inline uint64_t tail_of(const Node* n) {
+  const Slot* last = last_child(n);
+  return last != nullptr ? last->tail : n->range;
+}
+
+}  // namespace art
+}  // namespace weasel::cset
