@@ -20,28 +20,31 @@ inline void prefetch_node(const Node* n) {
   __builtin_prefetch(reinterpret_cast<const char*>(n) + 64);
 }
 
-// One step of a descent for `key`: from the slot at `depth`, the slot to go on with, or null
-// once the answer is known (then in *out).
+// One step of a descent for `key`: reads the node the slot leads to and returns the slot
+// to go on with, or null once the answer is known (then in *out).
 struct Descent {
   const Slot* slot;
+  const Node* node;        // slot->child, read ahead
   const uint64_t* before;  // version of the keys just before slot's subtree
   size_t depth;
 };
 
-inline const Slot* step(Descent& d, std::string_view key, uint64_t* out) {
-  const Node* n = d.slot->child;
+// *out points at the answer once it is known: the caller reads it when it likes (a
+// grouped descent reads it last, so that its miss overlaps the others').
+inline const Slot* step(Descent& d, std::string_view key, const uint64_t** out) {
+  const Node* n = d.node;
   if (n == nullptr) {
-    *out = *d.before;
+    *out = d.before;
     return nullptr;
   }
   int c = art::compare_prefix(key, d.depth, n);
   if (c != 0) {
-    *out = c < 0 ? *d.before : d.slot->tail;
+    *out = c < 0 ? d.before : &d.slot->tail;
     return nullptr;
   }
   d.depth += n->prefix_len;
   if (d.depth == key.size()) {
-    *out = n->has_entry ? n->point : *d.before;
+    *out = n->has_entry ? &n->point : d.before;
     return nullptr;
   }
   if (n->has_entry) d.before = &n->range;
@@ -49,7 +52,7 @@ inline const Slot* step(Descent& d, std::string_view key, uint64_t* out) {
   const Slot* next = art::find_child(n, static_cast<uint8_t>(key[d.depth]), &pred);
   if (pred != nullptr) d.before = &pred->tail;
   if (next == nullptr) {
-    *out = *d.before;
+    *out = d.before;
     return nullptr;
   }
   ++d.depth;
@@ -97,36 +100,55 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
 }
 
 uint64_t ArtTree::version_at(std::string_view key) const {
-  const Slot* s = &root_;
-  Descent d{s, &kZero, 0};
-  uint64_t out = 0;
-  while ((s = step(d, key, &out)) != nullptr) d.slot = s;
-  return out;
+  Descent d{&root_, root_.child, &kZero, 0};
+  const uint64_t* out = &kZero;
+  while (const Slot* next = step(d, key, &out)) {
+    d.slot = next;
+    d.node = next->child;
+  }
+  return *out;
 }
 
-// Every key takes one step in turn: the node each step reads was prefetched a whole round
-// earlier, so up to n misses are in flight at once instead of one.
+// Every key takes one step in turn, in two passes per round: search every node and request
+// the slot to follow, then read every slot and request its node. Each load was requested a
+// whole pass earlier, so up to n misses are in flight at once instead of one.
 void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
   WEASEL_ASSERT(n <= kGroup);
   Descent d[kGroup];
+  const uint64_t* answers[kGroup];
   int live[kGroup];
   int m = 0;
   for (int i = 0; i < n; ++i) {
-    d[i] = Descent{&root_, &kZero, 0};
+    d[i] = Descent{&root_, root_.child, &kZero, 0};
     live[m++] = i;
   }
   while (m > 0) {
     int kept = 0;
     for (int j = 0; j < m; ++j) {
       int i = live[j];
-      const Slot* next = step(d[i], keys[i], &out[i]);
-      if (next == nullptr) continue;
+      const Slot* next = step(d[i], keys[i], &answers[i]);
+      if (next == nullptr) {
+        __builtin_prefetch(answers[i]);
+        continue;
+      }
       d[i].slot = next;
-      if (next->child != nullptr) prefetch_node(next->child);
+      __builtin_prefetch(next);
       live[kept++] = i;
     }
     m = kept;
+    for (int j = 0; j < m; ++j) {
+      Descent& di = d[live[j]];
+      di.node = di.slot->child;
+      prefetch_node(di.node);
+      // A guess at the byte the node's search reads when it has no prefix: Node48's index
+      // entry (96 + byte); elsewhere a harmless extra line.
+      if (di.depth < keys[live[j]].size()) {
+        __builtin_prefetch(reinterpret_cast<const char*>(di.node) + 96 +
+                           static_cast<uint8_t>(keys[live[j]][di.depth]));
+      }
+    }
   }
+  for (int i = 0; i < n; ++i) out[i] = *answers[i];
 }
 
 void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
@@ -366,7 +388,7 @@ void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
 size_t ArtTree::collect(uint64_t oldest, size_t budget) {
   size_t examined = 0;
   while (examined < budget && entry_count_ > 0) {
-    GcState st{oldest, budget - examined, 0, lookup(gc_cursor_).before, false};
+    GcState st{oldest, budget - examined, 0, lookup(gc_cursor_).before, false, 0};
     gc_key_.clear();
     collect_in(root_, 0, true, st);
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
@@ -392,8 +414,20 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
     lo_on = c == 0;
   }
   size_t key_len = gc_key_.size();
+  size_t removed = st.removed;
   gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
   size_t e = depth + n->prefix_len;
+  if (n->count <= 48) {
+    // The walk visits the children one after the other: fetch them all now, so that their
+    // misses overlap (they are the leaves, mostly).
+    unsigned at = 0;
+    for (unsigned b = 0; b <= 255; b = at + 1) {
+      const Slot* c = art::next_child(n, b, &at);
+      if (c == nullptr) break;
+      __builtin_prefetch(c->child);
+      if (at == 255) break;
+    }
+  }
   if (n->has_entry && (!lo_on || lo.size() == e)) {
     if (st.examined == st.budget) {
       st.stopped = true;
@@ -405,6 +439,7 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
     if (redundant) {
       n->has_entry = false;
       --entry_count_;
+      ++st.removed;
     } else {
       st.pred = n->range;
     }
@@ -424,7 +459,7 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
   // way; when stopped, it still holds the entry to resume at, so it stays.
   if (!st.stopped) gc_key_.resize(key_len);
-  settle(s);
+  if (st.removed != removed) settle(s, false);
 }
 
 size_t ArtTree::memory_bytes() const {

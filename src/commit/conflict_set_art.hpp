@@ -38,6 +38,10 @@
 #include <type_traits>
 #include <vector>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "commit/conflict_set_key.hpp"
 #include "commit/conflict_set_pool.hpp"
 
@@ -167,6 +171,7 @@ class ArtTree {
     size_t examined;
     uint64_t pred;  // range version of the last entry kept before the current one
     bool stopped;
+    size_t removed;
   };
 
   // Queries (conflict_set_art.cpp).
@@ -191,7 +196,7 @@ class ArtTree {
   art::Node* retype(art::Node* n, art::Type type);
   void add_child(art::Slot& s, uint8_t byte, const art::Slot& child);
   void remove_child(art::Node* n, uint8_t byte);
-  void settle(art::Slot& s);
+  void settle(art::Slot& s, bool exact_max = true);
   void check_node(const art::Slot& s, std::string& key, const uint64_t& before,
                   size_t& entries, size_t& heap_bytes, uint64_t& last_range) const;
 
@@ -243,6 +248,18 @@ inline bool has_bit(const uint64_t* bits, unsigned byte) {
 // Number of keys[0, n) below b, for sorted keys.
 template <int kCap>
 inline int count_below(const NodeSorted<kCap>* n, uint8_t b) {
+#ifdef __SSE2__
+  if constexpr (kCap == 16) {
+    // All 16 bytes compared at once, unsigned (both sides shifted by 0x80 for the signed
+    // compare); bytes past count are masked off.
+    const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
+    __m128i keys = _mm_loadu_si128(reinterpret_cast<const __m128i*>(n->keys));
+    __m128i lt = _mm_cmplt_epi8(_mm_xor_si128(keys, bias),
+                                _mm_set1_epi8(static_cast<char>(b ^ 0x80)));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(lt)) & ((1u << n->count) - 1);
+    return __builtin_ctz(~mask);  // sorted: the keys below b are a run from the start
+  }
+#endif
   int i = 0;
   while (i < n->count && n->keys[i] < b) ++i;
   return i;
@@ -276,7 +293,8 @@ inline const Slot* find_child(const Node* n, uint8_t byte, const Slot** pred) {
       auto* s = static_cast<const Node256*>(n);
       int below = highest_below(s->bits, byte);
       *pred = below >= 0 ? &s->slots[below] : nullptr;
-      return s->slots[byte].child != nullptr ? &s->slots[byte] : nullptr;
+      // The bit, not the slot: the caller may only prefetch the slot for now.
+      return has_bit(s->bits, byte) ? &s->slots[byte] : nullptr;
     }
   }
   return nullptr;

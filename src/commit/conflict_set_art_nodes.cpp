@@ -41,9 +41,9 @@ Type grown(Type t) {
 }
 
 Type shrunk(Type t, int count) {
-  if (t == Type::k256 && count <= 40) return Type::k48;
-  if (t == Type::k48 && count <= 12) return Type::k16;
-  if (t == Type::k16 && count <= 3) return Type::k4;
+  if (t == Type::k256 && count <= 24) return Type::k48;
+  if (t == Type::k48 && count <= 8) return Type::k16;
+  if (t == Type::k16 && count <= 2) return Type::k4;
   return t;
 }
 
@@ -244,8 +244,9 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
 // Restores the node invariants after entries or children were removed below s: an empty
 // node goes, a node with one child and no entry merges into that child (which takes its
 // prefix and edge byte), a node fits the smallest layout that suits it; s's summaries are
-// then exact again.
-void ArtTree::settle(Slot& s) {
+// then exact again (the bound only when exact_max or the node is small: removals only lower
+// it, so the old one stays an upper bound, which is all range checks need).
+void ArtTree::settle(Slot& s, bool exact_max) {
   Node* n = s.child;
   if (n->count == 0) {
     if (!n->has_entry) {
@@ -272,9 +273,11 @@ void ArtTree::settle(Slot& s) {
     if (t != n->type) n = retype(n, t);
   }
   s.child = n;
-  uint64_t m = n->has_entry ? n->point : 0;
-  for_each_child(n, [&](unsigned, const Slot& c) { m = std::max(m, c.max_point); });
-  s.max_point = m;
+  if (exact_max || n->count <= 16) {
+    uint64_t m = n->has_entry ? n->point : 0;
+    for_each_child(n, [&](unsigned, const Slot& c) { m = std::max(m, c.max_point); });
+    s.max_point = m;
+  }
   s.tail = art::tail_of(n);
 }
 
