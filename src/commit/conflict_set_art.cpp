@@ -37,6 +37,11 @@ inline const Slot* step(Descent& d, std::string_view key, const uint64_t** out) 
     *out = d.before;
     return nullptr;
   }
+  if (art::is_leaf_word(n)) {
+    int c = art::compare_leaf(key, d.depth, n);
+    *out = c < 0 ? d.before : c > 0 ? &d.slot->tail : &d.slot->max_point;
+    return nullptr;
+  }
   int c = art::compare_prefix(key, d.depth, n);
   if (c != 0) {
     *out = c < 0 ? d.before : &d.slot->tail;
@@ -84,16 +89,20 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
   size_t depth = 0;
   for (;;) {
     const Node* n = s->child;
-    if (n == nullptr) return {nullptr, *before};
+    if (n == nullptr) return {false, *before};
+    if (art::is_leaf_word(n)) {
+      int c = art::compare_leaf(key, depth, n);
+      return {c == 0, c > 0 ? s->tail : *before};
+    }
     int c = art::compare_prefix(key, depth, n);
-    if (c != 0) return {nullptr, c < 0 ? *before : s->tail};
+    if (c != 0) return {false, c < 0 ? *before : s->tail};
     depth += n->prefix_len;
-    if (depth == key.size()) return {n->has_entry ? n : nullptr, *before};
+    if (depth == key.size()) return {n->has_entry, *before};
     if (n->has_entry) before = &n->range;
     const Slot* pred = nullptr;
     const Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
     if (pred != nullptr) before = &pred->tail;
-    if (next == nullptr) return {nullptr, *before};
+    if (next == nullptr) return {false, *before};
     s = next;
     ++depth;
   }
@@ -139,6 +148,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
     for (int j = 0; j < m; ++j) {
       Descent& di = d[live[j]];
       di.node = di.slot->child;
+      if (art::is_leaf_word(di.node)) continue;  // the answer is in the slot
       prefetch_node(di.node);
       // A guess at the byte the node's search reads when it has no prefix: Node48's index
       // entry (96 + byte); elsewhere a harmless extra line.
@@ -169,7 +179,8 @@ bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, boo
                            std::string_view hi, bool hi_on, uint64_t v) const {
   if (s.max_point <= v) return false;
   if (!lo_on && !hi_on) return true;
-  const Node* n = s.child;
+  art::Node0 leaf;
+  const Node* n = art::is_leaf_word(s.child) ? art::view_leaf(s, &leaf) : s.child;
   if (lo_on) {
     int c = art::compare_prefix(lo, depth, n);
     if (c > 0) return false;
@@ -220,21 +231,29 @@ void ArtTree::write_points(const std::string_view* keys, const uint64_t* version
 }
 
 // Sets key's point version, inserting it (its range then is the version before it) when it
-// is absent, and raises the summaries on its path, which path_ keeps.
-Node* ArtTree::upsert(std::string_view key, uint64_t point) {
+// is absent, and raises the summaries on its path, which path_ keeps (down to the entry's
+// own slot when the entry is a leaf).
+ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
   max_version_ = std::max(max_version_, point);
   path_.clear();
   Slot* s = &root_;
   uint64_t before = 0;
   size_t depth = 0;
-  Node* found = nullptr;
+  Entry found{nullptr, nullptr};
   for (;;) {
     path_.push_back(s);
     Node* n = s->child;
     if (n == nullptr) {  // the tree is empty
-      s->child = found = make_leaf(key, depth, point, before);
+      s->child = found.node = make_leaf(key, depth, point, before);
       s->tail = before;
       break;
+    }
+    if (art::is_leaf_word(n)) {
+      if (art::compare_leaf(key, depth, n) == 0) {
+        found.leaf = s;  // its point is the slot's bound, raised below
+        break;
+      }
+      s->child = n = materialize(*s);  // the key goes next to it or below it
     }
     size_t plen = n->prefix_len;
     size_t avail = key.size() - depth;
@@ -244,8 +263,7 @@ Node* ArtTree::upsert(std::string_view key, uint64_t point) {
     while (at < m && static_cast<uint8_t>(key[depth + at]) == prefix[at]) ++at;
     if (at < plen) {
       bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
-      split(s, depth, at, key, point, key_first ? before : s->tail);
-      found = nullptr;
+      found = split(s, depth, at, key, point, key_first ? before : s->tail);
       break;
     }
     depth += plen;
@@ -257,7 +275,7 @@ Node* ArtTree::upsert(std::string_view key, uint64_t point) {
         ++inserted_total_;
       }
       n->point = point;
-      found = n;
+      found.node = n;
       break;
     }
     if (n->has_entry) before = n->range;
@@ -265,54 +283,71 @@ Node* ArtTree::upsert(std::string_view key, uint64_t point) {
     Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
     if (pred != nullptr) before = pred->tail;
     if (next == nullptr) {
-      found = make_leaf(key, depth + 1, point, before);
-      add_child(*s, static_cast<uint8_t>(key[depth]), Slot{found, point, before});
+      add_child(*s, static_cast<uint8_t>(key[depth]), new_leaf(key, depth + 1, point, before));
       // The leaf's own slot ends the path (add_child may have moved the node).
-      path_.push_back(art::find_child(s->child, static_cast<uint8_t>(key[depth]), &pred));
+      Slot* leaf = art::find_child(s->child, static_cast<uint8_t>(key[depth]), &pred);
+      path_.push_back(leaf);
+      if (art::is_leaf_word(leaf->child)) {
+        found.leaf = leaf;
+      } else {
+        found.node = leaf->child;
+      }
       break;
     }
     s = next;
     ++depth;
   }
   for (Slot* p : path_) p->max_point = std::max(p->max_point, point);
-  if (found == nullptr) {
-    // split() put the entry into a new node below path_.back(): find it for the caller.
-    Slot* s2 = path_.back();
-    Node* n = s2->child;
-    size_t d = depth + n->prefix_len;
-    if (d == key.size()) return n;
-    Slot* pred = nullptr;
-    Slot* next = art::find_child(n, static_cast<uint8_t>(key[d]), &pred);
-    WEASEL_ASSERT(next != nullptr);
-    path_.push_back(next);
-    return next->child;
-  }
   return found;
 }
 
+// A slot for a new leaf holding key[from, end): inline when the bytes fit.
+Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
+  size_t len = key.size() - from;
+  if (len > art::kInlineLeafBytes) return Slot{make_leaf(key, from, point, range), point, range};
+  ++entry_count_;
+  ++inserted_total_;
+  return Slot{art::leaf_word(reinterpret_cast<const uint8_t*>(key.data()) + from, len), point,
+              range};
+}
+
 // The key leaves the prefix of s's node at byte `at`: a new Node4 takes the shared part and
-// holds the old node and the key (as its own entry, or a new leaf) as children.
-void ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
-                    uint64_t pred) {
+// holds the old node and the key (as its own entry, or a new leaf) as children. The new
+// Node4's slot takes the place of the old one, and the key's entry is on path_.
+ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key,
+                              uint64_t point, uint64_t pred) {
   Node* old = s->child;
   Node* top = make_node(art::Type::k4);
   set_prefix(top, old->prefix(), at);
   uint8_t edge = old->prefix()[at];
   set_prefix(old, old->prefix() + at + 1, old->prefix_len - at - 1);
+  Slot old_slot = *s;  // the old node keeps its summaries
+  inline_if_small(old_slot);
   Slot top_slot{top, s->max_point, s->tail};
-  add_child(top_slot, edge, *s);  // the old node keeps its summaries
+  add_child(top_slot, edge, old_slot);
+  Entry found{nullptr, nullptr};
   if (depth + at == key.size()) {
     top->has_entry = true;
     top->point = point;
     top->range = pred;
     ++entry_count_;
     ++inserted_total_;
+    found.node = top;
   } else {
-    Node* leaf = make_leaf(key, depth + at + 1, point, pred);
-    add_child(top_slot, static_cast<uint8_t>(key[depth + at]), Slot{leaf, point, pred});
+    uint8_t byte = static_cast<uint8_t>(key[depth + at]);
+    add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
+    Slot* unused = nullptr;
+    Slot* leaf = art::find_child(top_slot.child, byte, &unused);
+    path_.push_back(leaf);
+    if (art::is_leaf_word(leaf->child)) {
+      found.leaf = leaf;
+    } else {
+      found.node = leaf->child;
+    }
   }
   top_slot.tail = art::tail_of(top_slot.child);
   *s = top_slot;
+  return found;
 }
 
 void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end,
@@ -322,14 +357,18 @@ void ArtTree::write_range(std::string_view begin, std::optional<std::string_view
   if (end) {
     // Pin the version that covers `end` today, so that keys from `end` on keep it.
     Lookup at_end = lookup(*end);
-    if (at_end.entry == nullptr) upsert(*end, at_end.before);
+    if (!at_end.found) upsert(*end, at_end.before);
   }
   if (root_.child != nullptr) {
     erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
   }
-  Node* n = upsert(begin, v);
-  n->range = v;
+  Entry at = upsert(begin, v);
+  if (at.node != nullptr) {
+    at.node->range = v;
+  } else {
+    at.leaf->tail = v;
+  }
   refresh_tails();
 }
 
@@ -337,7 +376,7 @@ void ArtTree::write_range(std::string_view begin, std::optional<std::string_view
 void ArtTree::refresh_tails() {
   for (size_t i = path_.size(); i-- > 0;) {
     Slot* s = path_[i];
-    s->tail = art::tail_of(s->child);
+    if (!art::is_leaf_word(s->child)) s->tail = art::tail_of(s->child);
   }
 }
 
@@ -345,7 +384,9 @@ void ArtTree::refresh_tails() {
 // the subtree of s, whose keys start with lo[0, depth) when lo_on and hi[0, depth) when hi_on.
 void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
                        std::string_view hi, bool hi_on) {
-  Node* n = s.child;
+  art::Node0 view;
+  bool leaf = art::is_leaf_word(s.child);
+  Node* n = leaf ? const_cast<Node*>(art::view_leaf(s, &view)) : s.child;
   if (lo_on) {
     int c = art::compare_prefix(lo, depth, n);
     if (c > 0) return;
@@ -357,7 +398,7 @@ void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
     hi_on = c == 0;
   }
   if (!lo_on && !hi_on) {
-    entry_count_ -= free_subtree(n);
+    entry_count_ -= free_subtree(s.child);
     s.child = nullptr;
     return;
   }
@@ -365,7 +406,9 @@ void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
   if (!lo_on && n->has_entry && (!hi_on || hi.size() > e)) {
     n->has_entry = false;
     --entry_count_;
+    if (leaf) s.child = nullptr;
   }
+  if (leaf) return;
   if (!(hi_on && hi.size() == e)) {
     bool lo_in = lo_on && lo.size() > e;
     unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
@@ -406,8 +449,12 @@ size_t ArtTree::collect(uint64_t oldest, size_t budget) {
 // gc_cursor_[0, depth)). When the budget runs out, gc_key_ is left holding the key of the
 // first entry not examined.
 void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
-  Node* n = s.child;
   std::string_view lo = gc_cursor_;
+  if (art::is_leaf_word(s.child)) {
+    collect_leaf(s, depth, lo_on, st);
+    return;
+  }
+  Node* n = s.child;
   if (lo_on) {
     int c = art::compare_prefix(lo, depth, n);
     if (c > 0) return;
@@ -424,7 +471,7 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
     for (unsigned b = 0; b <= 255; b = at + 1) {
       const Slot* c = art::next_child(n, b, &at);
       if (c == nullptr) break;
-      __builtin_prefetch(c->child);
+      if (!art::is_leaf_word(c->child)) __builtin_prefetch(c->child);
       if (at == 255) break;
     }
   }
@@ -460,6 +507,28 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   // way; when stopped, it still holds the entry to resume at, so it stays.
   if (!st.stopped) gc_key_.resize(key_len);
   if (st.removed != removed) settle(s, false);
+}
+
+// collect_in for an inline leaf: one entry, in the slot.
+void ArtTree::collect_leaf(Slot& s, size_t depth, bool lo_on, GcState& st) {
+  if (lo_on && art::compare_leaf(gc_cursor_, depth, s.child) > 0) return;  // before the cursor
+  if (st.examined == st.budget) {
+    uint8_t bytes[art::kInlineLeafBytes];
+    art::leaf_bytes(s.child, bytes);
+    gc_key_.append(reinterpret_cast<const char*>(bytes), art::leaf_len(s.child));
+    st.stopped = true;
+    return;
+  }
+  ++st.examined;
+  uint64_t point = s.max_point;
+  uint64_t range = s.tail;
+  if ((point <= st.oldest && st.pred <= st.oldest) || (point == st.pred && range == st.pred)) {
+    s.child = nullptr;
+    --entry_count_;
+    ++st.removed;
+  } else {
+    st.pred = range;
+  }
 }
 
 size_t ArtTree::memory_bytes() const {

@@ -19,6 +19,10 @@
 // found in the same descent: the tail of the closest smaller sibling on the way down, or the
 // range of the last node passed that holds an entry, whichever is deeper. A lookup reads the
 // header and one slot per level (plus the byte array of a sorted node): a few cache lines.
+// A leaf whose key goes on for at most 7 bytes below its parent's edge takes no node at all:
+// it lives in its parent's slot (an inline leaf: the child word holds the bytes, tagged by
+// its low bit; max_point is its point and tail its range), so a lookup ends one line sooner
+// and collection reads leaves packed in their parent, not one line each.
 //
 // Summaries may overstate a subtree after entries are erased. That never turns into a false
 // conflict as long as every query passes v >= the `oldest` given to collect() (see
@@ -58,7 +62,7 @@ inline constexpr size_t kInlinePrefix = 40;
 struct Node;
 
 struct Slot {
-  Node* child;
+  Node* child;  // or an inline leaf (is_leaf_word)
   uint64_t max_point;  // upper bound of the point versions in the child's subtree
   uint64_t tail;       // range version of the last entry in the child's subtree
 };
@@ -157,13 +161,19 @@ class ArtTree {
   uint64_t inserted_total() const { return inserted_total_; }
   // Walks the whole tree and aborts on any broken invariant (tests only: O(n)).
   void check_invariants() const;
-  // Nodes of each layout (Node0, 4, 16, 48, 256), for tests of growth and shrinking.
-  void node_counts(size_t out[5]) const;
+  // Nodes of each layout (Node0, 4, 16, 48, 256), then inline leaves, for tests of growth
+  // and shrinking.
+  void node_counts(size_t out[6]) const;
 
  private:
   struct Lookup {
-    const art::Node* entry;  // the node holding the key's entry, or null
-    uint64_t before;         // version of the keys just before the key
+    bool found;       // the key is an entry
+    uint64_t before;  // version of the keys just before the key
+  };
+  // Where upsert() left the key's entry: in a node, or inline in a slot.
+  struct Entry {
+    art::Node* node;
+    art::Slot* leaf;
   };
   struct GcState {
     uint64_t oldest;
@@ -178,12 +188,16 @@ class ArtTree {
   Lookup lookup(std::string_view key) const;
   bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                     std::string_view hi, bool hi_on, uint64_t v) const;
-  art::Node* upsert(std::string_view key, uint64_t point);
-  void split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
-             uint64_t pred);
+  Entry upsert(std::string_view key, uint64_t point);
+  art::Node* materialize(const art::Slot& s);
+  void inline_if_small(art::Slot& s);
+  Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
+              uint64_t pred);
+  art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                 std::string_view hi, bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
+  void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   void refresh_tails();
 
   // Nodes (conflict_set_art_nodes.cpp).
@@ -218,6 +232,50 @@ class ArtTree {
 
 // Node-level helpers shared by the .cpp files.
 namespace art {
+
+// Inline leaves: bit 0 set, bits 1-3 the length, bytes 1-7 the key bytes.
+inline constexpr size_t kInlineLeafBytes = 7;
+
+inline bool is_leaf_word(const Node* child) {
+  return (reinterpret_cast<uintptr_t>(child) & 1) != 0;
+}
+
+inline size_t leaf_len(const Node* word) { return (reinterpret_cast<uintptr_t>(word) >> 1) & 7; }
+
+inline Node* leaf_word(const uint8_t* bytes, size_t len) {
+  uint64_t w = 1 | (uint64_t{len} << 1);
+  for (size_t i = 0; i < len; ++i) w |= uint64_t{bytes[i]} << (8 * (i + 1));
+  return reinterpret_cast<Node*>(static_cast<uintptr_t>(w));
+}
+
+inline void leaf_bytes(const Node* word, uint8_t* out) {
+  uint64_t w = reinterpret_cast<uintptr_t>(word);
+  for (size_t i = 0; i < kInlineLeafBytes; ++i) out[i] = static_cast<uint8_t>(w >> (8 * (i + 1)));
+}
+
+// A Node0 that stands for the inline leaf in `s`, for code that reads nodes.
+inline const Node* view_leaf(const Slot& s, Node* out) {
+  out->type = Type::k0;
+  out->has_entry = true;
+  out->count = 0;
+  out->prefix_len = static_cast<uint32_t>(leaf_len(s.child));
+  out->point = s.max_point;
+  out->range = s.tail;
+  leaf_bytes(s.child, out->inline_prefix);
+  return out;
+}
+
+// Compares `key` from `depth` with an inline leaf's key: -1 before it, 0 equal, +1 after.
+inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
+  uint8_t bytes[kInlineLeafBytes];
+  leaf_bytes(word, bytes);
+  size_t len = leaf_len(word);
+  size_t avail = key.size() - depth;
+  size_t m = avail < len ? avail : len;
+  int c = m == 0 ? 0 : std::memcmp(key.data() + depth, bytes, m);
+  if (c != 0) return c < 0 ? -1 : 1;
+  return (avail > len) - (avail < len);
+}
 
 // Index of the highest set bit below `byte` in a 256-bit set, or -1.
 inline int highest_below(const uint64_t* bits, unsigned byte) {

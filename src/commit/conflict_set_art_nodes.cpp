@@ -158,11 +158,33 @@ void ArtTree::free_node(Node* n) {
 }
 
 size_t ArtTree::free_subtree(Node* n) {
+  if (art::is_leaf_word(n)) return 1;
   size_t entries = n->has_entry ? 1 : 0;
   for_each_child(n, [&](unsigned, const Slot& c) { entries += free_subtree(c.child); });
   release_prefix(n);
   free_node(n);
   return entries;
+}
+
+// A real Node0 for the inline leaf in s (which the caller then points at it).
+Node* ArtTree::materialize(const Slot& s) {
+  uint8_t bytes[art::kInlineLeafBytes];
+  art::leaf_bytes(s.child, bytes);
+  Node* n = make_node(Type::k0);
+  set_prefix(n, bytes, art::leaf_len(s.child));
+  n->has_entry = true;
+  n->point = s.max_point;
+  n->range = s.tail;
+  return n;
+}
+
+// Turns a Node0 with a short prefix into an inline leaf in its slot.
+void ArtTree::inline_if_small(Slot& s) {
+  Node* n = s.child;
+  if (art::is_leaf_word(n) || n->type != Type::k0 || n->prefix_len > art::kInlineLeafBytes) return;
+  WEASEL_ASSERT(n->has_entry);
+  s = Slot{art::leaf_word(n->inline_prefix, n->prefix_len), n->point, n->range};
+  free_node(n);
 }
 
 // `bytes` may point into the node's current prefix: it is copied before that is released.
@@ -256,9 +278,15 @@ void ArtTree::settle(Slot& s, bool exact_max) {
       return;
     }
     if (n->type != Type::k0) n = retype(n, Type::k0);
+    s.child = n;
+    s.max_point = n->point;
+    s.tail = n->range;
+    inline_if_small(s);
+    return;
   } else if (n->count == 1 && !n->has_entry) {
     unsigned at = 0;
     Slot only = *art::next_child(n, 0, &at);
+    if (art::is_leaf_word(only.child)) only.child = materialize(only);
     Node* c = only.child;
     scratch_.assign(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
     scratch_.push_back(static_cast<char>(at));
@@ -267,6 +295,7 @@ void ArtTree::settle(Slot& s, bool exact_max) {
     release_prefix(n);
     free_node(n);
     s = only;
+    inline_if_small(s);
     return;
   } else {
     Type t = shrunk(n->type, n->count);
@@ -284,6 +313,7 @@ void ArtTree::settle(Slot& s, bool exact_max) {
 int ArtTree::height() const {
   struct Walk {
     static int depth(const Node* n) {
+      if (art::is_leaf_word(n)) return 1;
       int d = 0;
       for_each_child(n, [&](unsigned, const Slot& c) { d = std::max(d, depth(c.child)); });
       return d + 1;
@@ -295,11 +325,15 @@ int ArtTree::height() const {
 void ArtTree::node_counts(size_t out[5]) const {
   struct Walk {
     static void count(const Node* n, size_t* out) {
+      if (art::is_leaf_word(n)) {
+        ++out[5];
+        return;
+      }
       ++out[static_cast<int>(n->type)];
       for_each_child(n, [&](unsigned, const Slot& c) { count(c.child, out); });
     }
   };
-  std::fill(out, out + 5, 0);
+  std::fill(out, out + 6, 0);
   if (root_.child != nullptr) Walk::count(root_.child, out);
 }
 
@@ -323,11 +357,19 @@ void ArtTree::check_invariants() const {
 // last entry before it. Returns (through last_range) the range of its last entry.
 void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before,
                          size_t& entries, size_t& heap_bytes, uint64_t& last_range) const {
+  WEASEL_ASSERT(s.child != nullptr);
+  if (art::is_leaf_word(s.child)) {
+    WEASEL_ASSERT(art::leaf_len(s.child) <= art::kInlineLeafBytes);
+    WEASEL_ASSERT(s.tail <= s.max_point);  // range <= point
+    ++entries;
+    last_range = s.tail;
+    return;
+  }
   const Node* n = s.child;
-  WEASEL_ASSERT(n != nullptr);
   WEASEL_ASSERT(n->count <= capacity_of(n->type));
   WEASEL_ASSERT(n->type == Type::k0 || n->count > 0);
   WEASEL_ASSERT(n->count >= 2 || n->has_entry || &s == &root_);
+  WEASEL_ASSERT(n->type != Type::k0 || n->prefix_len > art::kInlineLeafBytes || &s == &root_);
   if (n->prefix_len > art::kInlinePrefix) heap_bytes += n->prefix_len;
   size_t key_len = key.size();
   key.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
