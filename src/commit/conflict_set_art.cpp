@@ -237,15 +237,17 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
   max_version_ = std::max(max_version_, point);
   path_.clear();
   Slot* s = &root_;
-  uint64_t before = 0;
+  // Where the version before the key is, read only if the key is new: the slot of a smaller
+  // sibling is often on a line the descent does not need.
+  const uint64_t* before = &kZero;
   size_t depth = 0;
   Entry found{nullptr, nullptr};
   for (;;) {
     path_.push_back(s);
     Node* n = s->child;
     if (n == nullptr) {  // the tree is empty
-      s->child = found.node = make_leaf(key, depth, point, before);
-      s->tail = before;
+      s->child = found.node = make_leaf(key, depth, point, *before);
+      s->tail = *before;
       break;
     }
     if (art::is_leaf_word(n)) {
@@ -263,14 +265,14 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
     while (at < m && static_cast<uint8_t>(key[depth + at]) == prefix[at]) ++at;
     if (at < plen) {
       bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
-      found = split(s, depth, at, key, point, key_first ? before : s->tail);
+      found = split(s, depth, at, key, point, key_first ? *before : s->tail);
       break;
     }
     depth += plen;
     if (depth == key.size()) {
       if (!n->has_entry) {
         n->has_entry = true;
-        n->range = before;
+        n->range = *before;
         ++entry_count_;
         ++inserted_total_;
       }
@@ -278,12 +280,12 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       found.node = n;
       break;
     }
-    if (n->has_entry) before = n->range;
+    if (n->has_entry) before = &n->range;
     Slot* pred = nullptr;
     Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
-    if (pred != nullptr) before = pred->tail;
+    if (pred != nullptr) before = &pred->tail;
     if (next == nullptr) {
-      add_child(*s, static_cast<uint8_t>(key[depth]), new_leaf(key, depth + 1, point, before));
+      add_child(*s, static_cast<uint8_t>(key[depth]), new_leaf(key, depth + 1, point, *before));
       // The leaf's own slot ends the path (add_child may have moved the node).
       Slot* leaf = art::find_child(s->child, static_cast<uint8_t>(key[depth]), &pred);
       path_.push_back(leaf);
@@ -422,7 +424,7 @@ void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
       if (at == 255) break;
     }
   }
-  settle(s);
+  settle(s, false);
 }
 
 // An entry is redundant when removing it leaves every query with v >= oldest unchanged: its

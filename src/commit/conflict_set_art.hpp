@@ -24,9 +24,13 @@
 // its low bit; max_point is its point and tail its range), so a lookup ends one line sooner
 // and collection reads leaves packed in their parent, not one line each.
 //
-// Summaries may overstate a subtree after entries are erased. That never turns into a false
-// conflict as long as every query passes v >= the `oldest` given to collect() (see
-// VersionTree's history: an erased entry's version was <= oldest or is covered by a newer one).
+// Bounds (max_point) of large nodes may overstate a subtree after entries are erased or
+// collected; tails are always exact. An overstated bound never turns into a false conflict
+// for a caller that checks version_at(begin) and then any_above() (as ConflictSet does), with
+// v >= the `oldest` given to collect(): an erased entry's version was <= oldest, or a key of
+// the same subtree still has a version at least as high (the range write that erased it, or
+// the predecessor's range that made it redundant, covers that key), and a subtree that
+// any_above() judges by its bound lies wholly inside the range asked about.
 //
 // Ownership: the tree owns its nodes (NodeSlabs, one per layout) and prefixes longer than 40
 // bytes (its KeyPool); string_views passed in are copied into prefixes, never kept. Not
@@ -99,6 +103,7 @@ using Node16 = NodeSorted<16>;
 // bits: which bytes have a child (finds the closest smaller sibling without a scan).
 struct Node48 : Node {
   uint64_t bits[4];
+  uint64_t used;  // which slots hold a child (a free one is found without reading them)
   uint8_t index[256];  // 1 + slot of the child for each byte, 0 for none
   Slot slots[48];
 };
@@ -266,15 +271,41 @@ inline const Node* view_leaf(const Slot& s, Node* out) {
 }
 
 // Compares `key` from `depth` with an inline leaf's key: -1 before it, 0 equal, +1 after.
+// One big-endian word each: the leaf's bytes, byte-swapped, lead its word.
 inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
-  uint8_t bytes[kInlineLeafBytes];
-  leaf_bytes(word, bytes);
-  size_t len = leaf_len(word);
+  uint64_t w = reinterpret_cast<uintptr_t>(word);
+  size_t len = (w >> 1) & 7;
   size_t avail = key.size() - depth;
   size_t m = avail < len ? avail : len;
-  int c = m == 0 ? 0 : std::memcmp(key.data() + depth, bytes, m);
-  if (c != 0) return c < 0 ? -1 : 1;
+  if (m > 0) {
+    uint64_t mask = ~uint64_t{0} << (64 - 8 * m);
+    uint64_t x = load_be(key.data() + depth, m) & mask;
+    uint64_t y = (__builtin_bswap64(w) << 8) & mask;
+    if (x != y) return x < y ? -1 : 1;
+  }
   return (avail > len) - (avail < len);
+}
+
+// memcmp's sign for m bytes, in big-endian words (no library call for short prefixes). From
+// 8 bytes on, the last word overlaps the one before: the bytes they share are equal by then,
+// so the first difference in it is the first difference overall.
+inline int compare_bytes(const char* a, const uint8_t* b, size_t m) {
+  const char* bc = reinterpret_cast<const char*>(b);
+  uint64_t x = 0;
+  uint64_t y = 0;
+  if (m >= 8) {
+    for (size_t i = 0; i + 8 < m; i += 8) {
+      x = load_be(a + i, 8);
+      y = load_be(bc + i, 8);
+      if (x != y) return x < y ? -1 : 1;
+    }
+    x = load_be(a + m - 8, 8);
+    y = load_be(bc + m - 8, 8);
+  } else if (m > 0) {
+    x = load_be(a, m);
+    y = load_be(bc, m);
+  }
+  return (x > y) - (x < y);
 }
 
 // Index of the highest set bit below `byte` in a 256-bit set, or -1.
@@ -423,10 +454,8 @@ inline const Slot* last_child(const Node* n) {
 inline int compare_prefix(std::string_view key, size_t depth, const Node* n) {
   size_t avail = key.size() - depth;
   size_t m = avail < n->prefix_len ? avail : n->prefix_len;
-  if (m > 0) {
-    int c = std::memcmp(key.data() + depth, n->prefix(), m);
-    if (c != 0) return c < 0 ? -1 : 1;
-  }
+  int c = compare_bytes(key.data() + depth, n->prefix(), m);
+  if (c != 0) return c;
   return avail < n->prefix_len ? -1 : 0;
 }
 

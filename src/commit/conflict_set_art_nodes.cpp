@@ -73,8 +73,8 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
       WEASEL_ASSERT(m->count < 48 && m->index[byte] == 0);
-      int i = 0;
-      while (m->slots[i].child != nullptr) ++i;
+      int i = __builtin_ctzll(~m->used);
+      m->used |= uint64_t{1} << i;
       m->slots[i] = child;
       m->index[byte] = static_cast<uint8_t>(i + 1);
       set_bit(m->bits, byte);
@@ -115,7 +115,7 @@ Node* ArtTree::make_node(Type type) {
       auto* m = nodes48_.make();
       std::memset(m->bits, 0, sizeof(m->bits));
       std::memset(m->index, 0, sizeof(m->index));
-      for (Slot& s : m->slots) s.child = nullptr;
+      m->used = 0;
       n = m;
       break;
     }
@@ -247,6 +247,7 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
       WEASEL_ASSERT(m->index[byte] != 0);
+      m->used &= ~(uint64_t{1} << (m->index[byte] - 1));
       m->slots[m->index[byte] - 1].child = nullptr;
       m->index[byte] = 0;
       clear_bit(m->bits, byte);
@@ -267,7 +268,7 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
 // node goes, a node with one child and no entry merges into that child (which takes its
 // prefix and edge byte), a node fits the smallest layout that suits it; s's summaries are
 // then exact again (the bound only when exact_max or the node is small: removals only lower
-// it, so the old one stays an upper bound, which is all range checks need).
+// it, so the old one stays an upper bound, which is all range checks need; see the header).
 void ArtTree::settle(Slot& s, bool exact_max) {
   Node* n = s.child;
   if (n->count == 0) {
@@ -399,9 +400,11 @@ void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before
   WEASEL_ASSERT(children == n->count);
   if (n->type == Type::k48) {
     auto* m = static_cast<const Node48*>(n);
-    int used = 0;
-    for (const Slot& c : m->slots) used += c.child != nullptr;
-    WEASEL_ASSERT(used == n->count);
+    WEASEL_ASSERT(__builtin_popcountll(m->used) == n->count);
+    for (int b = 0; b < 256; ++b) {
+      WEASEL_ASSERT(art::has_bit(m->bits, b) == (m->index[b] != 0));
+      if (m->index[b] != 0) WEASEL_ASSERT((m->used >> (m->index[b] - 1)) & 1);
+    }
   }
   WEASEL_ASSERT(max_point <= s.max_point);
   WEASEL_ASSERT(s.tail == pred);  // the tail is exact: version_at relies on it
