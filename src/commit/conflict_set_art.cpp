@@ -14,10 +14,16 @@ namespace {
 
 constexpr uint64_t kZero = 0;
 
-// The first bytes a search of `n` reads: its header and, for the sorted layouts, the bytes.
-inline void prefetch_node(const Node* n) {
-  __builtin_prefetch(n);
-  __builtin_prefetch(reinterpret_cast<const char*>(n) + 64);
+// The lines a search of `n` reads, asked for at once rather than one after the other as the
+// search reaches them: the header, the line after it (a sorted node's bytes, Node48's and
+// Node256's bit sets), and a guess at Node48's index entry for the next key byte (exact when
+// the node has no prefix; elsewhere a harmless extra line).
+inline void prefetch_node(const Node* n, std::string_view key, size_t depth) {
+  if (art::is_leaf_word(n)) return;  // the answer is in the slot
+  const char* p = reinterpret_cast<const char*>(n);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 64);
+  if (depth < key.size()) __builtin_prefetch(p + 96 + static_cast<uint8_t>(key[depth]));
 }
 
 // One step of a descent for `key`: reads the node the slot leads to and returns the slot
@@ -105,6 +111,7 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
     if (next == nullptr) return {false, *before};
     s = next;
     ++depth;
+    prefetch_node(s->child, key, depth);
   }
 }
 
@@ -114,6 +121,7 @@ uint64_t ArtTree::version_at(std::string_view key) const {
   while (const Slot* next = step(d, key, &out)) {
     d.slot = next;
     d.node = next->child;
+    prefetch_node(d.node, key, d.depth);
   }
   return *out;
 }
@@ -148,14 +156,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
     for (int j = 0; j < m; ++j) {
       Descent& di = d[live[j]];
       di.node = di.slot->child;
-      if (art::is_leaf_word(di.node)) continue;  // the answer is in the slot
-      prefetch_node(di.node);
-      // A guess at the byte the node's search reads when it has no prefix: Node48's index
-      // entry (96 + byte); elsewhere a harmless extra line.
-      if (di.depth < keys[live[j]].size()) {
-        __builtin_prefetch(reinterpret_cast<const char*>(di.node) + 96 +
-                           static_cast<uint8_t>(keys[live[j]][di.depth]));
-      }
+      prefetch_node(di.node, keys[live[j]], di.depth);
     }
   }
   for (int i = 0; i < n; ++i) out[i] = *answers[i];
@@ -298,6 +299,7 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
     }
     s = next;
     ++depth;
+    prefetch_node(s->child, key, depth);
   }
   for (Slot* p : path_) p->max_point = std::max(p->max_point, point);
   return found;
