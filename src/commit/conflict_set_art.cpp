@@ -468,17 +468,6 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   size_t removed = st.removed;
   gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
   size_t e = depth + n->prefix_len;
-  if (n->count <= 48) {
-    // The walk visits the children one after the other: fetch them all now, so that their
-    // misses overlap (they are the leaves, mostly).
-    unsigned at = 0;
-    for (unsigned b = 0; b <= 255; b = at + 1) {
-      const Slot* c = art::next_child(n, b, &at);
-      if (c == nullptr) break;
-      if (!art::is_leaf_word(c->child)) __builtin_prefetch(c->child);
-      if (at == 255) break;
-    }
-  }
   if (n->has_entry && (!lo_on || lo.size() == e)) {
     if (st.examined == st.budget) {
       st.stopped = true;
@@ -500,11 +489,31 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   for (unsigned b = lo_in ? static_cast<uint8_t>(lo[e]) : 0; b <= 255; b = at + 1) {
     Slot* c = art::next_child(n, b, &at);
     if (c == nullptr) break;
-    gc_key_.push_back(static_cast<char>(at));
-    collect_in(*c, e + 1, lo_in && at == static_cast<uint8_t>(lo[e]), st);
-    if (st.stopped) break;
-    gc_key_.pop_back();
-    if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+    bool c_lo = lo_in && at == static_cast<uint8_t>(lo[e]);
+    if (art::is_leaf_word(c->child) && !c_lo) {
+      // Most entries: a leaf in this node's slot, examined here without a call.
+      if (st.examined == st.budget) {
+        gc_key_.push_back(static_cast<char>(at));
+        append_leaf_bytes(c->child);
+        st.stopped = true;
+        break;
+      }
+      if (!examine_leaf(*c, st)) remove_child(n, static_cast<uint8_t>(at));
+    } else {
+      // A node: ask for the next sibling node's first lines while this one is walked.
+      unsigned next_at = 0;
+      const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
+      if (next != nullptr && !art::is_leaf_word(next->child)) {
+        __builtin_prefetch(next->child);
+        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
+        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
+      }
+      gc_key_.push_back(static_cast<char>(at));
+      collect_in(*c, e + 1, c_lo, st);
+      if (st.stopped) break;
+      gc_key_.pop_back();
+      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+    }
     if (at == 255) break;
   }
   // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
@@ -517,12 +526,16 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
 void ArtTree::collect_leaf(Slot& s, size_t depth, bool lo_on, GcState& st) {
   if (lo_on && art::compare_leaf(gc_cursor_, depth, s.child) > 0) return;  // before the cursor
   if (st.examined == st.budget) {
-    uint8_t bytes[art::kInlineLeafBytes];
-    art::leaf_bytes(s.child, bytes);
-    gc_key_.append(reinterpret_cast<const char*>(bytes), art::leaf_len(s.child));
+    append_leaf_bytes(s.child);
     st.stopped = true;
     return;
   }
+  examine_leaf(s, st);
+}
+
+// Examines the inline leaf in s; returns false when it was redundant and is gone (s.child
+// null).
+bool ArtTree::examine_leaf(Slot& s, GcState& st) {
   ++st.examined;
   uint64_t point = s.max_point;
   uint64_t range = s.tail;
@@ -530,9 +543,16 @@ void ArtTree::collect_leaf(Slot& s, size_t depth, bool lo_on, GcState& st) {
     s.child = nullptr;
     --entry_count_;
     ++st.removed;
-  } else {
-    st.pred = range;
+    return false;
   }
+  st.pred = range;
+  return true;
+}
+
+void ArtTree::append_leaf_bytes(const Node* word) {
+  uint8_t bytes[art::kInlineLeafBytes];
+  art::leaf_bytes(word, bytes);
+  gc_key_.append(reinterpret_cast<const char*>(bytes), art::leaf_len(word));
 }
 
 size_t ArtTree::memory_bytes() const {

@@ -203,6 +203,8 @@ class ArtTree {
                 std::string_view hi, bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
+  bool examine_leaf(art::Slot& s, GcState& st);
+  void append_leaf_bytes(const art::Node* word);
   void refresh_tails();
 
   // Nodes (conflict_set_art_nodes.cpp).
