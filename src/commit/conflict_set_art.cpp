@@ -13,6 +13,8 @@ using art::Slot;
 namespace {
 
 constexpr uint64_t kZero = 0;
+// About 1 MiB of nodes (inline leaves take 24 bytes each, their parents' headers a few more).
+constexpr size_t kPrefetchFromEntries = size_t{1} << 15;
 
 // The lines a search of `n` reads, asked for at once rather than one after the other as the
 // search reaches them: the header, the line after it (a sorted node's bytes, Node48's and
@@ -131,6 +133,11 @@ uint64_t ArtTree::version_at(std::string_view key) const {
 // whole pass earlier, so up to n misses are in flight at once instead of one.
 void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
   WEASEL_ASSERT(n <= kGroup);
+  if (entry_count_ < kPrefetchFromEntries) {
+    // In cache: the interleaving would only add work.
+    for (int i = 0; i < n; ++i) out[i] = version_at(keys[i]);
+    return;
+  }
   Descent d[kGroup];
   const uint64_t* answers[kGroup];
   int live[kGroup];
@@ -163,6 +170,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
 }
 
 void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
+  if (entry_count_ < kPrefetchFromEntries) return;
   uint64_t unused[kGroup];
   versions_at(keys, n, unused);
 }
@@ -224,6 +232,8 @@ void ArtTree::write_point(std::string_view key, uint64_t v) {
 // the cache. Points at different keys do not interact, and equal keys keep their order.
 void ArtTree::write_points(const std::string_view* keys, const uint64_t* versions, int n) {
   WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
+  // The grouped walk costs as many instructions as the writes' own descents: it pays only
+  // when those would miss the cache, i.e. for a tree larger than a core's cache holds.
   if (n > 1) prefetch_leaves(keys, n);
   for (int i = 0; i < n; ++i) {
     WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
