@@ -1,4 +1,4 @@
-// ConflictSet: read/write semantics and garbage-collection pacing over cset::Tree.
+// ConflictSet: read/write semantics and garbage-collection pacing over cset::ArtTree.
 
 #include "commit/conflict_set.hpp"
 
@@ -15,7 +15,7 @@ constexpr int64_t kGcEntriesPerInsert = 2;
 // when no writes arrive.
 constexpr int64_t kGcEntriesPerAdvance = 16;
 // Work is done in slices to amortize the descent to the collection cursor.
-constexpr int64_t kGcSliceEntries = cset::Tree::kCollectSlice;
+constexpr int64_t kGcSliceEntries = cset::ArtTree::kCollectSlice;
 
 // [k, k + '\0') holds exactly the key k.
 bool is_single_key_range(std::string_view begin, std::string_view end) {
@@ -32,7 +32,7 @@ bool covers_one_key(const ReadOrWrite& r) {
 }
 
 // `version` is the version at read.begin in `tree`; the read is neither too old nor empty.
-bool conflicts_given(const cset::Tree& tree, const ConflictSet::Read& r,
+bool conflicts_given(const cset::ArtTree& tree, const ConflictSet::Read& r,
                      uint64_t version) {
   if (version > r.read_version) return true;
   if (covers_one_key(r)) return false;
@@ -43,12 +43,12 @@ bool conflicts_given(const cset::Tree& tree, const ConflictSet::Read& r,
 
 // Whether a write in `tree` above the read's version covers a key of a read that is not too
 // old.
-bool conflicts_in(const cset::Tree& tree, const ConflictSet::Read& r) {
+bool conflicts_in(const cset::ArtTree& tree, const ConflictSet::Read& r) {
   if (tree.max_version() <= r.read_version || is_empty_range(r)) return false;
   return conflicts_given(tree, r, tree.version_at(r.begin));
 }
 
-void apply_write(cset::Tree& tree, const ConflictSet::Write& w, uint64_t version) {
+void apply_write(cset::ArtTree& tree, const ConflictSet::Write& w, uint64_t version) {
   if (w.is_point) {
     tree.write_point(w.begin, version);
   } else if (w.end_is_infinite) {

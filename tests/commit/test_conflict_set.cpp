@@ -321,14 +321,9 @@ TEST_CASE("conflict set: collection frees memory and keeps answers right") {
   size_t steps = 0;
   while (cs.entry_count() > 0 && steps < step_bound) cs.set_oldest_version(n + 2 + steps++);
   CHECK(cs.entry_count() == 0);
-  // What stays: one spare chunk per node type, one key chunk per size class (and, for the
-  // B+tree, the chunks of the root leaves of the main tree and resolve()'s scratch tree; the
-  // radix tree's scratch holds nothing until resolve() runs).
-#ifdef WEASEL_CSET_BTREE
-  constexpr size_t kNodeChunks = 4;
-#else
+  // What stays: one spare chunk per node type of the main tree, one key chunk per size class
+  // (resolve()'s scratch tree holds nothing until resolve() runs).
   constexpr size_t kNodeChunks = 5;
-#endif
   size_t reserve_bytes = kNodeChunks * cset::kHugeChunkBytes +
                          cset::KeyPool::kClasses * cset::KeyPool::kChunkBytes;
   CHECK(full_bytes > 2 * reserve_bytes);
