@@ -93,39 +93,58 @@ void ArtTree::clear() {
 
 ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
   const Slot* s = &root_;
-  const uint64_t* before = &kZero;
+  if (s->child == nullptr) return {false, 0};
+  art::Trail trail;
   size_t depth = 0;
   for (;;) {
     const Node* n = s->child;
-    if (n == nullptr) return {false, *before};
     if (art::is_leaf_word(n)) {
       int c = art::compare_leaf(key, depth, n);
-      return {c == 0, c > 0 ? s->tail : *before};
+      return {c == 0, c > 0 ? s->tail : *trail.before()};
     }
     int c = art::compare_prefix(key, depth, n);
-    if (c != 0) return {false, c < 0 ? *before : s->tail};
+    if (c != 0) return {false, c < 0 ? *trail.before() : s->tail};
     depth += n->prefix_len;
-    if (depth == key.size()) return {n->has_entry, *before};
-    if (n->has_entry) before = &n->range;
-    const Slot* pred = nullptr;
-    const Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
-    if (pred != nullptr) before = &pred->tail;
-    if (next == nullptr) return {false, *before};
-    s = next;
+    if (depth == key.size()) return {n->has_entry, *trail.before()};
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    s = art::child_at(n, byte);
+    if (s == nullptr) return {false, *trail.before()};
     ++depth;
-    prefetch_node(s->child, key, depth);
   }
 }
 
 uint64_t ArtTree::version_at(std::string_view key) const {
-  Descent d{&root_, root_.child, &kZero, 0};
-  const uint64_t* out = &kZero;
-  while (const Slot* next = step(d, key, &out)) {
-    d.slot = next;
-    d.node = next->child;
-    prefetch_node(d.node, key, d.depth);
+  return entry_count_ < kPrefetchFromEntries ? version_in<false>(key) : version_in<true>(key);
+}
+
+// The predecessor's version is looked for only when the key is absent (half the reads hit an
+// entry); prefetches pay only in a tree larger than the cache.
+template <bool kPrefetch>
+uint64_t ArtTree::version_in(std::string_view key) const {
+  const Slot* s = &root_;
+  if (s->child == nullptr) return 0;
+  art::Trail trail;
+  size_t depth = 0;
+  for (;;) {
+    const Node* n = s->child;
+    if (art::is_leaf_word(n)) {
+      int c = art::compare_leaf(key, depth, n);
+      return c == 0 ? s->max_point : c > 0 ? s->tail : *trail.before();
+    }
+    if (n->prefix_len != 0) {  // most inner nodes have none
+      int c = art::compare_prefix(key, depth, n);
+      if (c != 0) return c > 0 ? s->tail : *trail.before();
+      depth += n->prefix_len;
+    }
+    if (depth == key.size()) return n->has_entry ? n->point : *trail.before();
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    s = art::child_at(n, byte);
+    if (s == nullptr) return *trail.before();
+    ++depth;
+    if constexpr (kPrefetch) prefetch_node(s->child, key, depth);
   }
-  return *out;
 }
 
 // Every key takes one step in turn, in two passes per round: search every node and request
@@ -135,7 +154,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
   WEASEL_ASSERT(n <= kGroup);
   if (entry_count_ < kPrefetchFromEntries) {
     // In cache: the interleaving would only add work.
-    for (int i = 0; i < n; ++i) out[i] = version_at(keys[i]);
+    for (int i = 0; i < n; ++i) out[i] = version_in<false>(keys[i]);
     return;
   }
   Descent d[kGroup];
@@ -225,7 +244,7 @@ bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, boo
 
 void ArtTree::write_point(std::string_view key, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
-  upsert(key, v);
+  upsert<false>(key, v);
 }
 
 // The paths are fetched together (a grouped lookup), then written one after the other from
@@ -237,28 +256,31 @@ void ArtTree::write_points(const std::string_view* keys, const uint64_t* version
   if (n > 1) prefetch_leaves(keys, n);
   for (int i = 0; i < n; ++i) {
     WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
-    upsert(keys[i], versions[i]);
+    upsert<false>(keys[i], versions[i]);
   }
 }
 
 // Sets key's point version, inserting it (its range then is the version before it) when it
-// is absent, and raises the summaries on its path, which path_ keeps (down to the entry's
-// own slot when the entry is a leaf).
+// is absent, and raises the bounds on its path on the way down (a slot's bound is raised
+// only once the key is known to go below it: a split leaves the old node its own bound).
+// kPath: path_ keeps the slots from the root down to the entry's own (write_range then
+// refreshes their tails).
+template <bool kPath>
 ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
   max_version_ = std::max(max_version_, point);
   path_.clear();
   Slot* s = &root_;
-  // Where the version before the key is, read only if the key is new: the slot of a smaller
-  // sibling is often on a line the descent does not need.
-  const uint64_t* before = &kZero;
+  // Where the version before the key is, looked for only if the key is new.
+  art::Trail trail;
   size_t depth = 0;
   Entry found{nullptr, nullptr};
+  const bool prefetch = entry_count_ >= kPrefetchFromEntries;
   for (;;) {
-    path_.push_back(s);
+    if constexpr (kPath) path_.push_back(s);
     Node* n = s->child;
     if (n == nullptr) {  // the tree is empty
-      s->child = found.node = make_leaf(key, depth, point, *before);
-      s->tail = *before;
+      s->child = found.node = make_leaf(key, depth, point, 0);
+      s->tail = 0;
       break;
     }
     if (art::is_leaf_word(n)) {
@@ -270,20 +292,18 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
     }
     size_t plen = n->prefix_len;
     size_t avail = key.size() - depth;
-    size_t at = 0;
     const uint8_t* prefix = n->prefix();
-    size_t m = std::min(avail, plen);
-    while (at < m && static_cast<uint8_t>(key[depth + at]) == prefix[at]) ++at;
+    size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
     if (at < plen) {
       bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
-      found = split(s, depth, at, key, point, key_first ? *before : s->tail);
+      found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
       break;
     }
     depth += plen;
     if (depth == key.size()) {
       if (!n->has_entry) {
         n->has_entry = true;
-        n->range = *before;
+        n->range = *trail.before();
         ++entry_count_;
         ++inserted_total_;
       }
@@ -291,15 +311,14 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       found.node = n;
       break;
     }
-    if (n->has_entry) before = &n->range;
-    Slot* pred = nullptr;
-    Slot* next = art::find_child(n, static_cast<uint8_t>(key[depth]), &pred);
-    if (pred != nullptr) before = &pred->tail;
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    Slot* next = const_cast<Slot*>(art::child_at(n, byte));
     if (next == nullptr) {
-      add_child(*s, static_cast<uint8_t>(key[depth]), new_leaf(key, depth + 1, point, *before));
+      add_child(*s, byte, new_leaf(key, depth + 1, point, *trail.before()));
       // The leaf's own slot ends the path (add_child may have moved the node).
-      Slot* leaf = art::find_child(s->child, static_cast<uint8_t>(key[depth]), &pred);
-      path_.push_back(leaf);
+      Slot* leaf = const_cast<Slot*>(art::child_at(s->child, byte));
+      if constexpr (kPath) path_.push_back(leaf);
       if (art::is_leaf_word(leaf->child)) {
         found.leaf = leaf;
       } else {
@@ -307,11 +326,12 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       }
       break;
     }
+    s->max_point = std::max(s->max_point, point);
     s = next;
     ++depth;
-    prefetch_node(s->child, key, depth);
+    if (prefetch) prefetch_node(s->child, key, depth);
   }
-  for (Slot* p : path_) p->max_point = std::max(p->max_point, point);
+  s->max_point = std::max(s->max_point, point);  // a new leaf's slot has it already
   return found;
 }
 
@@ -371,13 +391,13 @@ void ArtTree::write_range(std::string_view begin, std::optional<std::string_view
   if (end) {
     // Pin the version that covers `end` today, so that keys from `end` on keep it.
     Lookup at_end = lookup(*end);
-    if (!at_end.found) upsert(*end, at_end.before);
+    if (!at_end.found) upsert<false>(*end, at_end.before);
   }
   if (root_.child != nullptr) {
     erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
   }
-  Entry at = upsert(begin, v);
+  Entry at = upsert<true>(begin, v);
   if (at.node != nullptr) {
     at.node->range = v;
   } else {

@@ -191,8 +191,11 @@ class ArtTree {
 
   // Queries (conflict_set_art.cpp).
   Lookup lookup(std::string_view key) const;
+  template <bool kPrefetch>
+  uint64_t version_in(std::string_view key) const;
   bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                     std::string_view hi, bool hi_on, uint64_t v) const;
+  template <bool kPath>
   Entry upsert(std::string_view key, uint64_t point);
   art::Node* materialize(const art::Slot& s);
   void inline_if_small(art::Slot& s);
@@ -250,9 +253,22 @@ inline bool is_leaf_word(const Node* child) {
 inline size_t leaf_len(const Node* word) { return (reinterpret_cast<uintptr_t>(word) >> 1) & 7; }
 
 inline Node* leaf_word(const uint8_t* bytes, size_t len) {
-  uint64_t w = 1 | (uint64_t{len} << 1);
-  for (size_t i = 0; i < len; ++i) w |= uint64_t{bytes[i]} << (8 * (i + 1));
+  uint64_t w = 1 | (uint64_t{len} << 1) | (load_le(bytes, len) << 8);
   return reinterpret_cast<Node*>(static_cast<uintptr_t>(w));
+}
+
+// Length of the common prefix of a[0, m) and b[0, m), a word at a time.
+inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
+  size_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
+  }
+  if (i == m) return m;
+  uint64_t d = load_le(a + i, m - i) ^ load_le(b + i, m - i);  // both zero-padded alike
+  return d != 0 ? i + static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
 }
 
 inline void leaf_bytes(const Node* word, uint8_t* out) {
@@ -390,6 +406,86 @@ inline const Slot* find_child(const Node* n, uint8_t byte, const Slot** pred) {
   }
   return nullptr;
 }
+
+// The child at `byte`, or null: find_child without the predecessor, for descents that look
+// for it only when the key turns out absent (Trail).
+inline const Slot* child_at(const Node* n, uint8_t byte) {
+  switch (n->type) {
+    case Type::k0:
+      return nullptr;
+    case Type::k4:
+    case Type::k16: {
+      const uint8_t* keys = n->type == Type::k4 ? static_cast<const Node4*>(n)->keys
+                                                : static_cast<const Node16*>(n)->keys;
+      const Slot* slots = n->type == Type::k4 ? static_cast<const Node4*>(n)->slots
+                                              : static_cast<const Node16*>(n)->slots;
+#ifdef __SSE2__
+      // 16 bytes compared at once (a Node4's 8 key bytes are followed by its slots, inside
+      // the node); bytes past count are masked off.
+      __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys));
+      __m128i eq = _mm_cmpeq_epi8(k, _mm_set1_epi8(static_cast<char>(byte)));
+      unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(eq)) & ((1u << n->count) - 1);
+      return mask != 0 ? &slots[__builtin_ctz(mask)] : nullptr;
+#else
+      for (int i = 0; i < n->count; ++i) {
+        if (keys[i] == byte) return &slots[i];
+      }
+      return nullptr;
+#endif
+    }
+    case Type::k48: {
+      auto* s = static_cast<const Node48*>(n);
+      return s->index[byte] != 0 ? &s->slots[s->index[byte] - 1] : nullptr;
+    }
+    case Type::k256: {
+      const Slot* slot = &static_cast<const Node256*>(n)->slots[byte];
+      return slot->child != nullptr ? slot : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// Where the version of the keys just before n's child at `byte` is kept, as far as n knows:
+// the tail of the closest smaller child, else n's own entry's range, else null (the answer
+// is further up).
+inline const uint64_t* before_in(const Node* n, uint8_t byte) {
+  const Slot* pred = nullptr;
+  find_child(n, byte, &pred);
+  if (pred != nullptr) return &pred->tail;
+  return n->has_entry ? &n->range : nullptr;
+}
+
+// The version just before a key, found lazily: a descent records each node it passes and the
+// byte it follows there, and only a key that turns out absent looks for the closest smaller
+// sibling (or an entry on the way), from the deepest level up. When kLevels are recorded,
+// their answer is folded into `base_` and recording starts over (deeper levels override
+// it), so keys of any length work.
+class Trail {
+ public:
+  void push(const Node* n, uint8_t byte) {
+    if (count_ == kLevels) [[unlikely]] {
+      base_ = before();
+      count_ = 0;
+    }
+    nodes_[count_] = n;
+    bytes_[count_] = byte;
+    ++count_;
+  }
+  const uint64_t* before() const {
+    for (unsigned i = count_; i-- > 0;) {
+      if (const uint64_t* v = before_in(nodes_[i], bytes_[i])) return v;
+    }
+    return base_;
+  }
+
+ private:
+  static constexpr unsigned kLevels = 16;
+  static constexpr uint64_t kZero = 0;
+  unsigned count_ = 0;
+  const uint64_t* base_ = &kZero;  // keys before the first entry have version 0
+  const Node* nodes_[kLevels];
+  uint8_t bytes_[kLevels];
+};
 
 inline Slot* find_child(Node* n, uint8_t byte, Slot** pred) {
   const Slot* p = nullptr;

@@ -32,6 +32,19 @@ inline uint64_t load_be(const char* p, size_t n) {
   return byte(0) | byte(n / 2) | byte(n - 1);
 }
 
+// The n < 8 bytes at p as a little-endian integer, zero-padded: the same fixed-size loads.
+inline uint64_t load_le(const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  if (n >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, b, 4);
+    std::memcpy(&hi, b + n - 4, 4);
+    return lo | (uint64_t{hi} << (8 * (n - 4)));  // the overlapping bytes are equal
+  }
+  if (n == 0) return 0;
+  return b[0] | (uint64_t{b[n / 2]} << (8 * (n / 2))) | (uint64_t{b[n - 1]} << (8 * (n - 1)));
+}
+
 // Plain three-way key comparison (memcmp order, shorter prefix first).
 inline int compare_keys(std::string_view a, std::string_view b) {
   size_t m = std::min(a.size(), b.size());

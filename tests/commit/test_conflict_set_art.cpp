@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -272,6 +273,90 @@ TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
       };
       if (p < e) CHECK(tree_hit(e) == model_hit(e));
       CHECK(tree_hit(std::nullopt) == model_hit(std::nullopt));
+    }
+  }
+}
+
+// Keys that are prefixes of each other make one level per byte: paths far deeper than the
+// levels a descent keeps for finding an absent key's predecessor (the rest are folded).
+TEST_CASE("art: absent keys below deep paths find their predecessor's range") {
+  ArtTree tree(false);
+  Model model;
+  uint64_t v = 0;
+  const int depth = 70;
+  // Every third level holds an entry, and a sibling branch ("x") hangs off every fifth, so
+  // the predecessor is sometimes many levels up and sometimes a smaller sibling's tail.
+  for (int i = 1; i <= depth; ++i) {
+    std::string k(static_cast<size_t>(i), 'm');
+    if (i % 3 == 0) {
+      tree.write_point(k, ++v);
+      model.write_point(k, v);
+    }
+    if (i % 5 == 0) {
+      std::string side = k + "a";
+      tree.write_range(side, side + "b", ++v);  // a range: the sibling's tail differs from its point
+      model.write_range(side, side + "b", v);
+    }
+    if (i % 7 == 0) {  // an entry below the chain keeps its nodes branching
+      tree.write_point(k + "z", ++v);
+      model.write_point(k + "z", v);
+    }
+  }
+  tree.check_invariants();
+  CHECK(tree.height() > 20);
+  std::vector<std::string> probes;
+  for (int i = 0; i <= depth + 1; ++i) {
+    std::string k(static_cast<size_t>(i), 'm');
+    probes.push_back(k);
+    for (char c : {'\0', 'a', 'b', 'c', 'n', 'y', 'z', '\xff'}) probes.push_back(k + c);
+    probes.push_back(k + "ab");
+    probes.push_back(k + "a\xff");
+  }
+  for (size_t at = 0; at < probes.size(); at += kGroup) {
+    std::string_view views[kGroup];
+    uint64_t got[kGroup];
+    int n = static_cast<int>(std::min<size_t>(kGroup, probes.size() - at));
+    for (int j = 0; j < n; ++j) views[j] = probes[at + static_cast<size_t>(j)];
+    tree.versions_at(views, n, got);
+    for (int j = 0; j < n; ++j) {
+      INFO("probe of " << views[j].size() << " bytes");
+      CHECK(got[j] == model.version_at(views[j]));
+      CHECK(tree.version_at(views[j]) == model.version_at(views[j]));
+    }
+  }
+  // Writes of new keys deep down take their range from the same search.
+  for (int i = 4; i <= depth; i += 9) {
+    std::string k = std::string(static_cast<size_t>(i), 'm') + "c";
+    tree.write_point(k, ++v);
+    model.write_point(k, v);
+  }
+  tree.check_invariants();
+  for (const std::string& p : probes) CHECK(tree.version_at(p) == model.version_at(p));
+
+  // One entry at the top ("mmm", its range 1 covering the keys up to "mmmn") and a chain of
+  // 60 levels below it that branch only to larger bytes ("m..mz"): an absent key at the
+  // bottom finds its predecessor's range 60 levels up, past every level a descent keeps.
+  ArtTree chain(false);
+  Model chain_model;
+  chain.write_range("mmm", std::string("mmmn"), 1);
+  chain_model.write_range("mmm", std::string("mmmn"), 1);
+  for (int i = 4; i <= 64; ++i) {
+    std::string k = std::string(static_cast<size_t>(i), 'm') + "z";
+    chain.write_point(k, static_cast<uint64_t>(i));
+    chain_model.write_point(k, static_cast<uint64_t>(i));
+  }
+  chain.check_invariants();
+  CHECK(chain.height() > 40);
+  for (int i = 3; i <= 66; ++i) {
+    std::string k(static_cast<size_t>(i), 'm');
+    CHECK(chain_model.version_at(k + "a") == 1);  // the range of "mmm", i - 3 levels up
+    for (const std::string& p : {k, k + "a", k + '\0', k + "z", k + "zz"}) {
+      INFO("probe of " << p.size() << " bytes");
+      CHECK(chain.version_at(p) == chain_model.version_at(p));
+      uint64_t grouped = 0;
+      std::string_view view = p;
+      chain.versions_at(&view, 1, &grouped);
+      CHECK(grouped == chain_model.version_at(p));
     }
   }
 }
