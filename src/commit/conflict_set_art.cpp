@@ -284,11 +284,10 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       break;
     }
     if (art::is_leaf_word(n)) {
-      if (art::compare_leaf(key, depth, n) == 0) {
-        found.leaf = s;  // its point is the slot's bound, raised below
-        break;
-      }
-      s->child = n = materialize(*s);  // the key goes next to it or below it
+      int c = art::compare_leaf(key, depth, n);
+      if (c != 0) found = split_leaf(s, depth, key, point, c < 0 ? *trail.before() : s->tail);
+      if (c == 0) found.leaf = s;  // its point is the slot's bound, raised below
+      break;
     }
     size_t plen = n->prefix_len;
     size_t avail = key.size() - depth;
@@ -380,6 +379,52 @@ ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view
     }
   }
   top_slot.tail = art::tail_of(top_slot.child);
+  *s = top_slot;
+  return found;
+}
+
+// The key differs from the inline leaf in s (the most common insertion next to an existing
+// key): a Node4 takes the bytes they share and holds both, each as an inline leaf or the
+// node's own entry, without making the leaf a node first. `pred` is the version before the
+// key. The leaf's own entry stays as it was.
+ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key,
+                                   uint64_t point, uint64_t pred) {
+  uint8_t leaf[art::kInlineLeafBytes];
+  art::leaf_bytes(s->child, leaf);
+  size_t leaf_len = art::leaf_len(s->child);
+  size_t avail = key.size() - depth;
+  size_t at = art::common_length(key.data() + depth, leaf, std::min(avail, leaf_len));
+  Node* top = make_node(art::Type::k4);
+  set_prefix(top, leaf, at);
+  Slot top_slot{top, s->max_point, s->tail};
+  if (at == leaf_len) {  // the leaf's key is the node's entry; the key goes below
+    top->has_entry = true;
+    top->point = s->max_point;
+    top->range = s->tail;
+  } else {
+    Slot rest{art::leaf_word(leaf + at + 1, leaf_len - at - 1), s->max_point, s->tail};
+    add_child(top_slot, leaf[at], rest);
+  }
+  Entry found{nullptr, nullptr};
+  if (at == avail) {  // the key is the node's entry
+    top->has_entry = true;
+    top->point = point;
+    top->range = pred;
+    ++entry_count_;
+    ++inserted_total_;
+    found.node = top;
+  } else {
+    auto byte = static_cast<uint8_t>(key[depth + at]);
+    add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
+    Slot* slot = const_cast<Slot*>(art::child_at(top, byte));
+    path_.push_back(slot);
+    if (art::is_leaf_word(slot->child)) {
+      found.leaf = slot;
+    } else {
+      found.node = slot->child;
+    }
+  }
+  top_slot.tail = art::tail_of(top);
   *s = top_slot;
   return found;
 }

@@ -201,6 +201,8 @@ class ArtTree {
   void inline_if_small(art::Slot& s);
   Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
               uint64_t pred);
+  Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, uint64_t point,
+                   uint64_t pred);
   art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                 std::string_view hi, bool hi_on);
@@ -258,17 +260,21 @@ inline Node* leaf_word(const uint8_t* bytes, size_t len) {
 }
 
 // Length of the common prefix of a[0, m) and b[0, m), a word at a time.
+// From 8 bytes on, the last word overlaps the one before, whose bytes are equal by then.
 inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
+  if (m < 8) {
+    uint64_t d = load_le(a, m) ^ load_le(b, m);  // both zero-padded alike
+    return d != 0 ? static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
+  }
   size_t i = 0;
-  for (; i + 8 <= m; i += 8) {
+  for (;; i += 8) {
+    if (i + 8 > m) i = m - 8;
     uint64_t x, y;
     std::memcpy(&x, a + i, 8);
     std::memcpy(&y, b + i, 8);
     if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
+    if (i + 8 == m) return m;
   }
-  if (i == m) return m;
-  uint64_t d = load_le(a + i, m - i) ^ load_le(b + i, m - i);  // both zero-padded alike
-  return d != 0 ? i + static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
 }
 
 inline void leaf_bytes(const Node* word, uint8_t* out) {
