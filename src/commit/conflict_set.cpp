@@ -82,8 +82,9 @@ ConflictSet::Result ConflictSet::check_one(const Read& r) const {
 
 void ConflictSet::check(std::span<const Read> reads, std::span<Result> results) const {
   WEASEL_ASSERT(results.size() >= reads.size());
-  if (reads.size() == 1) {
-    results[0] = check_one(reads[0]);
+  if (reads.size() == 1 || !tree_.grouping_pays()) {
+    // One read, or a tree in cache: nothing to overlap, so no grouping work either.
+    for (size_t i = 0; i < reads.size(); ++i) results[i] = check_one(reads[i]);
     return;
   }
   const Read* group[cset::kGroup];

@@ -13,8 +13,6 @@ using art::Slot;
 namespace {
 
 constexpr uint64_t kZero = 0;
-// About 1 MiB of nodes (inline leaves take 24 bytes each, their parents' headers a few more).
-constexpr size_t kPrefetchFromEntries = size_t{1} << 15;
 
 // The lines a search of `n` reads, asked for at once rather than one after the other as the
 // search reaches them: the header, the line after it (a sorted node's bytes, Node48's and
@@ -115,7 +113,7 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
 }
 
 uint64_t ArtTree::version_at(std::string_view key) const {
-  return entry_count_ < kPrefetchFromEntries ? version_in<false>(key) : version_in<true>(key);
+  return !grouping_pays() ? version_in<false>(key) : version_in<true>(key);
 }
 
 // The predecessor's version is looked for only when the key is absent (half the reads hit an
@@ -152,7 +150,7 @@ uint64_t ArtTree::version_in(std::string_view key) const {
 // whole pass earlier, so up to n misses are in flight at once instead of one.
 void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
   WEASEL_ASSERT(n <= kGroup);
-  if (entry_count_ < kPrefetchFromEntries) {
+  if (!grouping_pays()) {
     // In cache: the interleaving would only add work.
     for (int i = 0; i < n; ++i) out[i] = version_in<false>(keys[i]);
     return;
@@ -189,7 +187,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
 }
 
 void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
-  if (entry_count_ < kPrefetchFromEntries) return;
+  if (!grouping_pays()) return;
   uint64_t unused[kGroup];
   versions_at(keys, n, unused);
 }
@@ -274,7 +272,7 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
   art::Trail trail;
   size_t depth = 0;
   Entry found{nullptr, nullptr};
-  const bool prefetch = entry_count_ >= kPrefetchFromEntries;
+  const bool prefetch = grouping_pays();
   for (;;) {
     if constexpr (kPath) path_.push_back(s);
     Node* n = s->child;

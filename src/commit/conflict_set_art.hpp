@@ -119,6 +119,8 @@ class ArtTree {
  public:
   // Slice of entries ConflictSet's collection works through at a time.
   static constexpr int kCollectSlice = 64;
+  // About 1 MiB of nodes (inline leaves take 24 bytes each, their parents' headers a few more).
+  static constexpr size_t kGroupFromEntries = size_t{1} << 15;
 
   // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
   // tree would pin 2 MiB pages for a few nodes).
@@ -133,6 +135,9 @@ class ArtTree {
   // version_at for n <= kGroup keys at once, descending all of them in turns, one node each,
   // with prefetches, so that the cache misses of the n descents overlap.
   void versions_at(const std::string_view* keys, int n, uint64_t* out) const;
+  // Whether the tree outgrows a core's cache, so that grouped descents (versions_at(),
+  // prefetch_leaves()) overlap misses; below that they only add work, and skip it.
+  bool grouping_pays() const { return entry_count_ >= kGroupFromEntries; }
   // Pulls the nodes on the paths of n <= kGroup keys into the cache (a hint before writing).
   void prefetch_leaves(const std::string_view* keys, int n) const;
   // True if some key strictly inside (begin, end) has a version above v (end absent: no upper

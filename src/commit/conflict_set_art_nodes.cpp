@@ -56,8 +56,11 @@ void insert_sorted(art::NodeSorted<kCap>* n, uint8_t byte, const Slot& child) {
   WEASEL_ASSERT(n->count < kCap);
   int i = art::count_below(n, byte);
   WEASEL_ASSERT(i == n->count || n->keys[i] != byte);
-  std::memmove(&n->keys[i + 1], &n->keys[i], static_cast<size_t>(n->count - i));
-  std::memmove(&n->slots[i + 1], &n->slots[i], sizeof(Slot) * static_cast<size_t>(n->count - i));
+  // A few elements at most: a loop, not a memmove call.
+  for (int j = n->count; j > i; --j) {
+    n->keys[j] = n->keys[j - 1];
+    n->slots[j] = n->slots[j - 1];
+  }
   n->keys[i] = byte;
   n->slots[i] = child;
   ++n->count;
@@ -239,9 +242,10 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
       int i = 0;
       while (i < n->count && keys[i] != byte) ++i;
       WEASEL_ASSERT(i < n->count);
-      size_t after = static_cast<size_t>(n->count - i - 1);
-      std::memmove(&keys[i], &keys[i + 1], after);
-      std::memmove(&slots[i], &slots[i + 1], sizeof(Slot) * after);
+      for (int j = i + 1; j < n->count; ++j) {
+        keys[j - 1] = keys[j];
+        slots[j - 1] = slots[j];
+      }
       break;
     }
     case Type::k48: {
