@@ -22,19 +22,19 @@
 //   up against the history before the batch, in groups that span transactions (their cache
 //   misses overlap), then checked against the batch's own earlier writes in a small scratch
 //   tree that stays in cache; the writes of the committed transactions then go in, in order,
-//   runs of point-only transactions in shared grouped descents. It is faster than the
-//   per-transaction loop (1.19 vs 1.54 us per transaction in bench/README.md, "Conflict set").
+//   runs of point-only transactions in shared grouped descents. It is about 1.3x faster than
+//   the per-transaction loop (bench/README.md, "Conflict set").
 // - Cost: point reads and writes descend an adaptive radix tree (cset::ArtTree) one key byte
 //   or compressed prefix per level, a few cache lines in all; a range read visits the nodes
 //   on the paths of its two ends and judges the children between them by their slots alone
-//   (per-child maximum versions), whatever the number of keys in the range. Several reads in one check() (or
-//   point writes in one add_writes()) descend together in a tree too large for the cache,
-//   so their misses overlap: pass a transaction's reads in one call (or a batch of
-//   transactions to resolve()). No allocation per read; a write takes a slab slot for a node
-//   when its key needs one (a key ending within 7 bytes below its parent takes none), and a
-//   key-pool slot for a compressed prefix longer than 40 bytes. Nodes live in 2 MiB chunks
-//   backed by huge pages where the kernel allows (transparent huge pages on "madvise" or
-//   "always").
+//   (per-child maximum versions), whatever the number of keys in the range. Several reads
+//   in one check() (or point writes in one add_writes()) descend together in a tree too
+//   large for the cache, so their misses overlap (a tree in cache is searched one key at a
+//   time): pass a transaction's reads in one call (or a batch of transactions to
+//   resolve()). No allocation per read; a write takes a slab slot for a node when its key
+//   needs one (a key ending within 7 bytes below its parent takes none), and a key-pool
+//   slot for a compressed prefix longer than 40 bytes. Nodes live in 2 MiB chunks backed by
+//   huge pages where the kernel allows (transparent huge pages on "madvise" or "always").
 //
 // Ownership: the set copies the keys it keeps; string_views in Read/Write are only read
 // during the call. Not copyable or movable. Not thread-safe: one resolver thread writes;

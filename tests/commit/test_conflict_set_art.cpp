@@ -294,7 +294,8 @@ TEST_CASE("art: absent keys below deep paths find their predecessor's range") {
     }
     if (i % 5 == 0) {
       std::string side = k + "a";
-      tree.write_range(side, side + "b", ++v);  // a range: the sibling's tail differs from its point
+      // A range: the sibling's tail differs from its point.
+      tree.write_range(side, side + "b", ++v);
       model.write_range(side, side + "b", v);
     }
     if (i % 7 == 0) {  // an entry below the chain keeps its nodes branching
