@@ -32,8 +32,7 @@ bool covers_one_key(const ReadOrWrite& r) {
 }
 
 // `version` is the version at read.begin in `tree`; the read is neither too old nor empty.
-bool conflicts_given(const cset::ArtTree& tree, const ConflictSet::Read& r,
-                     uint64_t version) {
+bool conflicts_given(const cset::ArtTree& tree, const ConflictSet::Read& r, uint64_t version) {
   if (version > r.read_version) return true;
   if (covers_one_key(r)) return false;
   std::optional<std::string_view> end;

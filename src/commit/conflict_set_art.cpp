@@ -79,7 +79,9 @@ ArtTree::ArtTree(bool huge_pages)
       nodes48_(huge_pages),
       nodes256_(huge_pages) {}
 
-ArtTree::~ArtTree() { clear(); }
+ArtTree::~ArtTree() {
+  clear();
+}
 
 void ArtTree::clear() {
   if (root_.child != nullptr) free_subtree(root_.child);
@@ -195,8 +197,7 @@ void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
 bool ArtTree::any_above(std::string_view begin, std::optional<std::string_view> end,
                         uint64_t v) const {
   if (max_version_ <= v || root_.max_point <= v) return false;
-  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(),
-                      v);
+  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(), v);
 }
 
 // Entries strictly between lo and hi in the subtree of `s`, whose keys start with lo[0,
@@ -385,8 +386,8 @@ ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view
 // key): a Node4 takes the bytes they share and holds both, each as an inline leaf or the
 // node's own entry, without making the leaf a node first. `pred` is the version before the
 // key. The leaf's own entry stays as it was.
-ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key,
-                                   uint64_t point, uint64_t pred) {
+ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, uint64_t point,
+                                   uint64_t pred) {
   uint8_t leaf[art::kInlineLeafBytes];
   art::leaf_bytes(s->child, leaf);
   size_t leaf_len = art::leaf_len(s->child);
@@ -427,8 +428,7 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key,
   return found;
 }
 
-void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end,
-                          uint64_t v) {
+void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
   WEASEL_ASSERT(!end || compare_keys(begin, *end) < 0);
   if (end) {
@@ -459,8 +459,8 @@ void ArtTree::refresh_tails() {
 
 // Removes the entries strictly between lo and hi (hi_on false at depth 0: no upper bound) in
 // the subtree of s, whose keys start with lo[0, depth) when lo_on and hi[0, depth) when hi_on.
-void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on,
-                       std::string_view hi, bool hi_on) {
+void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
+                       bool hi_on) {
   art::Node0 view;
   bool leaf = art::is_leaf_word(s.child);
   Node* n = leaf ? const_cast<Node*>(art::view_leaf(s, &view)) : s.child;
@@ -631,8 +631,8 @@ void ArtTree::append_leaf_bytes(const Node* word) {
 size_t ArtTree::memory_bytes() const {
   return sizeof(*this) + nodes0_.reserved_bytes() + nodes4_.reserved_bytes() +
          nodes16_.reserved_bytes() + nodes48_.reserved_bytes() + nodes256_.reserved_bytes() +
-         keys_.reserved_bytes() + gc_cursor_.capacity() + gc_key_.capacity() +
-         scratch_.capacity() + path_.capacity() * sizeof(Slot*);
+         keys_.reserved_bytes() + gc_cursor_.capacity() + gc_key_.capacity() + scratch_.capacity() +
+         path_.capacity() * sizeof(Slot*);
 }
 
 }  // namespace weasel::cset

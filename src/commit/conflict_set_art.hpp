@@ -66,7 +66,7 @@ inline constexpr size_t kInlinePrefix = 40;
 struct Node;
 
 struct Slot {
-  Node* child;  // or an inline leaf (is_leaf_word)
+  Node* child;         // or an inline leaf (is_leaf_word)
   uint64_t max_point;  // upper bound of the point versions in the child's subtree
   uint64_t tail;       // range version of the last entry in the child's subtree
 };
@@ -83,9 +83,7 @@ struct alignas(64) Node {
     uint8_t inline_prefix[kInlinePrefix];
     uint8_t* heap_prefix;  // prefix_len > kInlinePrefix: from the tree's KeyPool
   };
-  const uint8_t* prefix() const {
-    return prefix_len > kInlinePrefix ? heap_prefix : inline_prefix;
-  }
+  const uint8_t* prefix() const { return prefix_len > kInlinePrefix ? heap_prefix : inline_prefix; }
 };
 
 struct Node0 : Node {};
@@ -103,7 +101,7 @@ using Node16 = NodeSorted<16>;
 // bits: which bytes have a child (finds the closest smaller sibling without a scan).
 struct Node48 : Node {
   uint64_t bits[4];
-  uint64_t used;  // which slots hold a child (a free one is found without reading them)
+  uint64_t used;       // which slots hold a child (a free one is found without reading them)
   uint8_t index[256];  // 1 + slot of the child for each byte, 0 for none
   Slot slots[48];
 };
@@ -206,11 +204,10 @@ class ArtTree {
   void inline_if_small(art::Slot& s);
   Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
               uint64_t pred);
-  Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, uint64_t point,
-                   uint64_t pred);
+  Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, uint64_t point, uint64_t pred);
   art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
-  void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
-                std::string_view hi, bool hi_on);
+  void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
+                bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   bool examine_leaf(art::Slot& s, GcState& st);
@@ -220,7 +217,7 @@ class ArtTree {
   // Nodes (conflict_set_art_nodes.cpp).
   art::Node* make_node(art::Type type);
   art::Node* make_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
-  void free_node(art::Node* n);  // the node only, not its prefix
+  void free_node(art::Node* n);       // the node only, not its prefix
   size_t free_subtree(art::Node* n);  // returns the entries freed
   void set_prefix(art::Node* n, const uint8_t* bytes, size_t len);
   void release_prefix(art::Node* n);
@@ -228,8 +225,8 @@ class ArtTree {
   void add_child(art::Slot& s, uint8_t byte, const art::Slot& child);
   void remove_child(art::Node* n, uint8_t byte);
   void settle(art::Slot& s, bool exact_max = true);
-  void check_node(const art::Slot& s, std::string& key, const uint64_t& before,
-                  size_t& entries, size_t& heap_bytes, uint64_t& last_range) const;
+  void check_node(const art::Slot& s, std::string& key, const uint64_t& before, size_t& entries,
+                  size_t& heap_bytes, uint64_t& last_range) const;
 
   art::Slot root_{nullptr, 0, 0};
   uint64_t max_version_ = 0;
@@ -257,7 +254,9 @@ inline bool is_leaf_word(const Node* child) {
   return (reinterpret_cast<uintptr_t>(child) & 1) != 0;
 }
 
-inline size_t leaf_len(const Node* word) { return (reinterpret_cast<uintptr_t>(word) >> 1) & 7; }
+inline size_t leaf_len(const Node* word) {
+  return (reinterpret_cast<uintptr_t>(word) >> 1) & 7;
+}
 
 inline Node* leaf_word(const uint8_t* bytes, size_t len) {
   uint64_t w = 1 | (uint64_t{len} << 1) | (load_le(bytes, len) << 8);
@@ -372,8 +371,8 @@ inline int count_below(const NodeSorted<kCap>* n, uint8_t b) {
     // compare); bytes past count are masked off.
     const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
     __m128i keys = _mm_loadu_si128(reinterpret_cast<const __m128i*>(n->keys));
-    __m128i lt = _mm_cmplt_epi8(_mm_xor_si128(keys, bias),
-                                _mm_set1_epi8(static_cast<char>(b ^ 0x80)));
+    __m128i lt =
+        _mm_cmplt_epi8(_mm_xor_si128(keys, bias), _mm_set1_epi8(static_cast<char>(b ^ 0x80)));
     unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(lt)) & ((1u << n->count) - 1);
     return __builtin_ctz(~mask);  // sorted: the keys below b are a run from the start
   }

@@ -22,21 +22,30 @@ namespace {
 // at a boundary does not flip back and forth.
 int capacity_of(Type t) {
   switch (t) {
-    case Type::k0: return 0;
-    case Type::k4: return 4;
-    case Type::k16: return 16;
-    case Type::k48: return 48;
-    case Type::k256: return 256;
+    case Type::k0:
+      return 0;
+    case Type::k4:
+      return 4;
+    case Type::k16:
+      return 16;
+    case Type::k48:
+      return 48;
+    case Type::k256:
+      return 256;
   }
   return 0;
 }
 
 Type grown(Type t) {
   switch (t) {
-    case Type::k0: return Type::k4;
-    case Type::k4: return Type::k16;
-    case Type::k16: return Type::k48;
-    default: return Type::k256;
+    case Type::k0:
+      return Type::k4;
+    case Type::k4:
+      return Type::k16;
+    case Type::k16:
+      return Type::k48;
+    default:
+      return Type::k256;
   }
 }
 
@@ -47,8 +56,12 @@ Type shrunk(Type t, int count) {
   return t;
 }
 
-void set_bit(uint64_t* bits, unsigned b) { bits[b >> 6] |= uint64_t{1} << (b & 63); }
-void clear_bit(uint64_t* bits, unsigned b) { bits[b >> 6] &= ~(uint64_t{1} << (b & 63)); }
+void set_bit(uint64_t* bits, unsigned b) {
+  bits[b >> 6] |= uint64_t{1} << (b & 63);
+}
+void clear_bit(uint64_t* bits, unsigned b) {
+  bits[b >> 6] &= ~(uint64_t{1} << (b & 63));
+}
 
 // Adds a child to a node with room, keeping the layout's order.
 template <int kCap>
@@ -71,8 +84,12 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
     case Type::k0:
       WEASEL_ASSERT(false);
       break;
-    case Type::k4: insert_sorted(static_cast<Node4*>(n), byte, child); break;
-    case Type::k16: insert_sorted(static_cast<Node16*>(n), byte, child); break;
+    case Type::k4:
+      insert_sorted(static_cast<Node4*>(n), byte, child);
+      break;
+    case Type::k16:
+      insert_sorted(static_cast<Node16*>(n), byte, child);
+      break;
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
       WEASEL_ASSERT(m->count < 48 && m->index[byte] == 0);
@@ -111,9 +128,15 @@ void for_each_child(const Node* n, Fn&& fn) {
 Node* ArtTree::make_node(Type type) {
   Node* n = nullptr;
   switch (type) {
-    case Type::k0: n = nodes0_.make(); break;
-    case Type::k4: n = nodes4_.make(); break;
-    case Type::k16: n = nodes16_.make(); break;
+    case Type::k0:
+      n = nodes0_.make();
+      break;
+    case Type::k4:
+      n = nodes4_.make();
+      break;
+    case Type::k16:
+      n = nodes16_.make();
+      break;
     case Type::k48: {
       auto* m = nodes48_.make();
       std::memset(m->bits, 0, sizeof(m->bits));
@@ -152,11 +175,21 @@ Node* ArtTree::make_leaf(std::string_view key, size_t from, uint64_t point, uint
 
 void ArtTree::free_node(Node* n) {
   switch (n->type) {
-    case Type::k0: nodes0_.recycle(static_cast<Node0*>(n)); break;
-    case Type::k4: nodes4_.recycle(static_cast<Node4*>(n)); break;
-    case Type::k16: nodes16_.recycle(static_cast<Node16*>(n)); break;
-    case Type::k48: nodes48_.recycle(static_cast<Node48*>(n)); break;
-    case Type::k256: nodes256_.recycle(static_cast<Node256*>(n)); break;
+    case Type::k0:
+      nodes0_.recycle(static_cast<Node0*>(n));
+      break;
+    case Type::k4:
+      nodes4_.recycle(static_cast<Node4*>(n));
+      break;
+    case Type::k16:
+      nodes16_.recycle(static_cast<Node16*>(n));
+      break;
+    case Type::k48:
+      nodes48_.recycle(static_cast<Node48*>(n));
+      break;
+    case Type::k256:
+      nodes256_.recycle(static_cast<Node256*>(n));
+      break;
   }
 }
 
@@ -237,8 +270,10 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
       break;
     case Type::k4:
     case Type::k16: {
-      uint8_t* keys = n->type == Type::k4 ? static_cast<Node4*>(n)->keys : static_cast<Node16*>(n)->keys;
-      Slot* slots = n->type == Type::k4 ? static_cast<Node4*>(n)->slots : static_cast<Node16*>(n)->slots;
+      uint8_t* keys =
+          n->type == Type::k4 ? static_cast<Node4*>(n)->keys : static_cast<Node16*>(n)->keys;
+      Slot* slots =
+          n->type == Type::k4 ? static_cast<Node4*>(n)->slots : static_cast<Node16*>(n)->slots;
       int i = 0;
       while (i < n->count && keys[i] != byte) ++i;
       WEASEL_ASSERT(i < n->count);
@@ -360,8 +395,8 @@ void ArtTree::check_invariants() const {
 
 // Checks the subtree of s, whose keys start with `key`; `before` is the range version of the
 // last entry before it. Returns (through last_range) the range of its last entry.
-void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before,
-                         size_t& entries, size_t& heap_bytes, uint64_t& last_range) const {
+void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before, size_t& entries,
+                         size_t& heap_bytes, uint64_t& last_range) const {
   WEASEL_ASSERT(s.child != nullptr);
   if (art::is_leaf_word(s.child)) {
     WEASEL_ASSERT(art::leaf_len(s.child) <= art::kInlineLeafBytes);

@@ -121,9 +121,9 @@ TEST_CASE("art: a node grows 4 -> 16 -> 48 -> 256 and shrinks back") {
 TEST_CASE("art: prefix splits, prefixes of each other and the empty key") {
   ArtTree tree(false);
   Model model;
-  std::vector<std::string> keys = {"abcdefgh", "abcdXYZ", "abc", "ab", "abcdefghij", "",
-                                   "a",        "b",       "abcdefg", std::string(3, '\0'),
-                                   std::string(1, '\0')};
+  std::vector<std::string> keys = {
+      "abcdefgh",           "abcdXYZ",           "abc", "ab", "abcdefghij", "", "a", "b", "abcdefg",
+      std::string(3, '\0'), std::string(1, '\0')};
   uint64_t v = 0;
   for (const std::string& k : keys) {
     tree.write_point(k, ++v);
@@ -374,7 +374,8 @@ TEST_CASE("art: randomized vs the boundary model, grouped and single lookups agr
     auto random_key = [&] {
       std::string k = next() % 2 ? "usertable/" : "";
       size_t len = next() % 5;
-      for (size_t i = 0; i < len; ++i) k.push_back(static_cast<char>(next() % 256 < 200 ? next() % 6 : next()));
+      for (size_t i = 0; i < len; ++i)
+        k.push_back(static_cast<char>(next() % 256 < 200 ? next() % 6 : next()));
       return k;
     };
     uint64_t v = 0;
