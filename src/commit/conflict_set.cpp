@@ -83,7 +83,17 @@ void ConflictSet::check(std::span<const Read> reads, std::span<Result> results) 
   WEASEL_ASSERT(results.size() >= reads.size());
   if (reads.size() == 1 || !tree_.grouping_pays()) {
     // One read, or a tree in cache: nothing to overlap, so no grouping work either.
-    for (size_t i = 0; i < reads.size(); ++i) results[i] = check_one(reads[i]);
+    for (size_t i = 0; i < reads.size(); ++i) {
+      const Read& r = reads[i];
+      if (r.is_point && r.read_version >= oldest_version_) {
+        // The common case, without check_one's tests for ranges (version_at() is never above
+        // max_version(), so that test is implied).
+        bool conflict = tree_.version_at(r.begin) > r.read_version;
+        results[i] = conflict ? Result::kConflict : Result::kCommit;
+      } else {
+        results[i] = check_one(r);
+      }
+    }
     return;
   }
   const Read* group[cset::kGroup];
