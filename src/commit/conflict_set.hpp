@@ -22,7 +22,7 @@
 //   up against the history before the batch, in groups that span transactions (their cache
 //   misses overlap), then checked against the batch's own earlier writes in a small scratch
 //   tree that stays in cache; the writes of the committed transactions then go in, in order,
-//   runs of point-only transactions in shared grouped descents. It is about 1.3x faster than
+//   runs of point-only transactions in shared grouped descents. It is 1.2-1.3x faster than
 //   the per-transaction loop (bench/README.md, "Conflict set").
 // - Cost: point reads and writes descend an adaptive radix tree (cset::ArtTree) one key byte
 //   or compressed prefix per level, a few cache lines in all; a range read visits the nodes
