@@ -1,6 +1,7 @@
-// ConflictSet (B+tree with per-subtree max versions) vs a plain baseline: a std::map of range
-// boundaries -> version of [boundary, next boundary), with the same interface and the same
-// incremental garbage collection (a cursor, two entries examined per insertion).
+// ConflictSet (an adaptive radix tree with per-child max versions) vs a plain baseline: a
+// std::map of range boundaries -> version of [boundary, next boundary), with the same
+// interface and the same incremental garbage collection (a cursor, two entries examined per
+// insertion).
 //
 // Every benchmark runs on about a million keys of history (far more than the caches hold),
 // except the point_read/point_write variants marked kSmallKeys, on ten thousand keys (in cache).

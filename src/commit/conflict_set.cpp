@@ -1,4 +1,4 @@
-// ConflictSet: read/write semantics and garbage-collection pacing over cset::VersionTree.
+// ConflictSet: read/write semantics and garbage-collection pacing over cset::ArtTree.
 
 #include "commit/conflict_set.hpp"
 
@@ -14,8 +14,8 @@ constexpr int64_t kGcEntriesPerInsert = 2;
 // Each advance of the oldest version adds this much work, so memory is given back even
 // when no writes arrive.
 constexpr int64_t kGcEntriesPerAdvance = 16;
-// Work is done in slices of a few leaves to amortize the descent to the collection cursor.
-constexpr int64_t kGcSliceEntries = 2 * cset::kLeafCapacity;
+// Work is done in slices to amortize the descent to the collection cursor.
+constexpr int64_t kGcSliceEntries = cset::ArtTree::kCollectSlice;
 
 // [k, k + '\0') holds exactly the key k.
 bool is_single_key_range(std::string_view begin, std::string_view end) {
@@ -32,8 +32,7 @@ bool covers_one_key(const ReadOrWrite& r) {
 }
 
 // `version` is the version at read.begin in `tree`; the read is neither too old nor empty.
-bool conflicts_given(const cset::VersionTree& tree, const ConflictSet::Read& r,
-                     uint64_t version) {
+bool conflicts_given(const cset::ArtTree& tree, const ConflictSet::Read& r, uint64_t version) {
   if (version > r.read_version) return true;
   if (covers_one_key(r)) return false;
   std::optional<std::string_view> end;
@@ -43,12 +42,12 @@ bool conflicts_given(const cset::VersionTree& tree, const ConflictSet::Read& r,
 
 // Whether a write in `tree` above the read's version covers a key of a read that is not too
 // old.
-bool conflicts_in(const cset::VersionTree& tree, const ConflictSet::Read& r) {
+bool conflicts_in(const cset::ArtTree& tree, const ConflictSet::Read& r) {
   if (tree.max_version() <= r.read_version || is_empty_range(r)) return false;
   return conflicts_given(tree, r, tree.version_at(r.begin));
 }
 
-void apply_write(cset::VersionTree& tree, const ConflictSet::Write& w, uint64_t version) {
+void apply_write(cset::ArtTree& tree, const ConflictSet::Write& w, uint64_t version) {
   if (w.is_point) {
     tree.write_point(w.begin, version);
   } else if (w.end_is_infinite) {
@@ -82,8 +81,19 @@ ConflictSet::Result ConflictSet::check_one(const Read& r) const {
 
 void ConflictSet::check(std::span<const Read> reads, std::span<Result> results) const {
   WEASEL_ASSERT(results.size() >= reads.size());
-  if (reads.size() == 1) {
-    results[0] = check_one(reads[0]);
+  if (reads.size() == 1 || !tree_.grouping_pays()) {
+    // One read, or a tree in cache: nothing to overlap, so no grouping work either.
+    for (size_t i = 0; i < reads.size(); ++i) {
+      const Read& r = reads[i];
+      if (r.is_point && r.read_version >= oldest_version_) {
+        // The common case, without check_one's tests for ranges (version_at() is never above
+        // max_version(), so that test is implied).
+        bool conflict = tree_.version_at(r.begin) > r.read_version;
+        results[i] = conflict ? Result::kConflict : Result::kCommit;
+      } else {
+        results[i] = check_one(r);
+      }
+    }
     return;
   }
   const Read* group[cset::kGroup];

@@ -1,5 +1,5 @@
 #pragma once
-// Memory for the conflict set's B+tree (internal to src/commit/conflict_set_*): key bytes in
+// Memory for the conflict set's radix tree (internal to src/commit/conflict_set_*): key bytes in
 // size classes and nodes in huge-page chunks, so that a write costs a free-list pop, not a
 // malloc, and a walk over a large tree does not miss the TLB at every node.
 //
@@ -17,7 +17,7 @@
 //   when the tree shrinks as a whole (the window moving on), but a chunk with a single live
 //   node stays, so a tree that shrinks by a large factor and stays small may keep more.
 // - Both throw std::bad_alloc when the system has no memory. Neither is thread-safe: each
-//   belongs to one VersionTree, which owns everything they hand out.
+//   belongs to one ArtTree, which owns everything they hand out.
 
 #include <cstddef>
 #include <cstdint>

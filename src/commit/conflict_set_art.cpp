@@ -1,0 +1,638 @@
+// ArtTree: descents, queries, writes and garbage collection. Node layouts, growth, shrinking
+// and the invariant check live in conflict_set_art_nodes.cpp.
+
+#include <algorithm>
+
+#include "commit/conflict_set_art.hpp"
+
+namespace weasel::cset {
+
+using art::Node;
+using art::Slot;
+
+namespace {
+
+constexpr uint64_t kZero = 0;
+
+// The lines a search of `n` reads, asked for at once rather than one after the other as the
+// search reaches them: the header, the line after it (a sorted node's bytes, Node48's and
+// Node256's bit sets), and a guess at Node48's index entry for the next key byte (exact when
+// the node has no prefix; elsewhere a harmless extra line).
+inline void prefetch_node(const Node* n, std::string_view key, size_t depth) {
+  if (art::is_leaf_word(n)) return;  // the answer is in the slot
+  const char* p = reinterpret_cast<const char*>(n);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 64);
+  if (depth < key.size()) __builtin_prefetch(p + 96 + static_cast<uint8_t>(key[depth]));
+}
+
+// One step of a descent for `key`: reads the node the slot leads to and returns the slot
+// to go on with, or null once the answer is known (then in *out).
+struct Descent {
+  const Slot* slot;
+  const Node* node;        // slot->child, read ahead
+  const uint64_t* before;  // version of the keys just before slot's subtree
+  size_t depth;
+};
+
+// *out points at the answer once it is known: the caller reads it when it likes (a
+// grouped descent reads it last, so that its miss overlaps the others').
+inline const Slot* step(Descent& d, std::string_view key, const uint64_t** out) {
+  const Node* n = d.node;
+  if (n == nullptr) {
+    *out = d.before;
+    return nullptr;
+  }
+  if (art::is_leaf_word(n)) {
+    int c = art::compare_leaf(key, d.depth, n);
+    *out = c < 0 ? d.before : c > 0 ? &d.slot->tail : &d.slot->max_point;
+    return nullptr;
+  }
+  int c = art::compare_prefix(key, d.depth, n);
+  if (c != 0) {
+    *out = c < 0 ? d.before : &d.slot->tail;
+    return nullptr;
+  }
+  d.depth += n->prefix_len;
+  if (d.depth == key.size()) {
+    *out = n->has_entry ? &n->point : d.before;
+    return nullptr;
+  }
+  if (n->has_entry) d.before = &n->range;
+  const Slot* pred = nullptr;
+  const Slot* next = art::find_child(n, static_cast<uint8_t>(key[d.depth]), &pred);
+  if (pred != nullptr) d.before = &pred->tail;
+  if (next == nullptr) {
+    *out = d.before;
+    return nullptr;
+  }
+  ++d.depth;
+  return next;
+}
+
+}  // namespace
+
+ArtTree::ArtTree(bool huge_pages)
+    : nodes0_(huge_pages),
+      nodes4_(huge_pages),
+      nodes16_(huge_pages),
+      nodes48_(huge_pages),
+      nodes256_(huge_pages) {}
+
+ArtTree::~ArtTree() {
+  clear();
+}
+
+void ArtTree::clear() {
+  if (root_.child != nullptr) free_subtree(root_.child);
+  root_ = Slot{nullptr, 0, 0};
+  max_version_ = 0;
+  entry_count_ = 0;
+  gc_cursor_.clear();
+}
+
+ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
+  const Slot* s = &root_;
+  if (s->child == nullptr) return {false, 0};
+  art::Trail trail;
+  size_t depth = 0;
+  for (;;) {
+    const Node* n = s->child;
+    if (art::is_leaf_word(n)) {
+      int c = art::compare_leaf(key, depth, n);
+      return {c == 0, c > 0 ? s->tail : *trail.before()};
+    }
+    int c = art::compare_prefix(key, depth, n);
+    if (c != 0) return {false, c < 0 ? *trail.before() : s->tail};
+    depth += n->prefix_len;
+    if (depth == key.size()) return {n->has_entry, *trail.before()};
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    s = art::child_at(n, byte);
+    if (s == nullptr) return {false, *trail.before()};
+    ++depth;
+  }
+}
+
+uint64_t ArtTree::version_at(std::string_view key) const {
+  return !grouping_pays() ? version_in<false>(key) : version_in<true>(key);
+}
+
+// The predecessor's version is looked for only when the key is absent (half the reads hit an
+// entry); prefetches pay only in a tree larger than the cache.
+template <bool kPrefetch>
+uint64_t ArtTree::version_in(std::string_view key) const {
+  const Slot* s = &root_;
+  if (s->child == nullptr) return 0;
+  art::Trail trail;
+  size_t depth = 0;
+  for (;;) {
+    const Node* n = s->child;
+    if (art::is_leaf_word(n)) {
+      int c = art::compare_leaf(key, depth, n);
+      return c == 0 ? s->max_point : c > 0 ? s->tail : *trail.before();
+    }
+    if (n->prefix_len != 0) {  // most inner nodes have none
+      int c = art::compare_prefix(key, depth, n);
+      if (c != 0) return c > 0 ? s->tail : *trail.before();
+      depth += n->prefix_len;
+    }
+    if (depth == key.size()) return n->has_entry ? n->point : *trail.before();
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    s = art::child_at(n, byte);
+    if (s == nullptr) return *trail.before();
+    ++depth;
+    if constexpr (kPrefetch) prefetch_node(s->child, key, depth);
+  }
+}
+
+// Every key takes one step in turn, in two passes per round: search every node and request
+// the slot to follow, then read every slot and request its node. Each load was requested a
+// whole pass earlier, so up to n misses are in flight at once instead of one.
+void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) const {
+  WEASEL_ASSERT(n <= kGroup);
+  if (!grouping_pays()) {
+    // In cache: the interleaving would only add work.
+    for (int i = 0; i < n; ++i) out[i] = version_in<false>(keys[i]);
+    return;
+  }
+  Descent d[kGroup];
+  const uint64_t* answers[kGroup];
+  int live[kGroup];
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    d[i] = Descent{&root_, root_.child, &kZero, 0};
+    live[m++] = i;
+  }
+  while (m > 0) {
+    int kept = 0;
+    for (int j = 0; j < m; ++j) {
+      int i = live[j];
+      const Slot* next = step(d[i], keys[i], &answers[i]);
+      if (next == nullptr) {
+        __builtin_prefetch(answers[i]);
+        continue;
+      }
+      d[i].slot = next;
+      __builtin_prefetch(next);
+      live[kept++] = i;
+    }
+    m = kept;
+    for (int j = 0; j < m; ++j) {
+      Descent& di = d[live[j]];
+      di.node = di.slot->child;
+      prefetch_node(di.node, keys[live[j]], di.depth);
+    }
+  }
+  for (int i = 0; i < n; ++i) out[i] = *answers[i];
+}
+
+void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
+  if (!grouping_pays()) return;
+  uint64_t unused[kGroup];
+  versions_at(keys, n, unused);
+}
+
+bool ArtTree::any_above(std::string_view begin, std::optional<std::string_view> end,
+                        uint64_t v) const {
+  if (max_version_ <= v || root_.max_point <= v) return false;
+  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(), v);
+}
+
+// Entries strictly between lo and hi in the subtree of `s`, whose keys start with lo[0,
+// depth) when lo_on and with hi[0, depth) when hi_on (else the bound is beyond the subtree).
+bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, bool lo_on,
+                           std::string_view hi, bool hi_on, uint64_t v) const {
+  if (s.max_point <= v) return false;
+  if (!lo_on && !hi_on) return true;
+  art::Node0 leaf;
+  const Node* n = art::is_leaf_word(s.child) ? art::view_leaf(s, &leaf) : s.child;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return false;
+    lo_on = c == 0;
+  }
+  if (hi_on) {
+    int c = art::compare_prefix(hi, depth, n);
+    if (c < 0) return false;
+    hi_on = c == 0;
+  }
+  size_t e = depth + n->prefix_len;
+  // With lo_on, lo is at least e bytes long: the entry here is lo or before it.
+  if (!lo_on && n->has_entry && n->point > v && (!hi_on || hi.size() > e)) return true;
+  if (hi_on && hi.size() == e) return false;  // every child is after hi
+  bool lo_in = lo_on && lo.size() > e;        // lo falls among the children
+  unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+  unsigned last = hi_on ? static_cast<uint8_t>(hi[e]) : 255;
+  unsigned at = 0;
+  for (unsigned b = first; b <= last; b = at + 1) {
+    const Slot* c = art::next_child(n, b, &at);
+    if (c == nullptr || at > last) break;
+    bool c_lo = lo_in && at == first;
+    bool c_hi = hi_on && at == last;
+    if (c_lo || c_hi) {
+      if (any_above_in(*c, e + 1, lo, c_lo, hi, c_hi, v)) return true;
+    } else if (c->max_point > v) {
+      return true;
+    }
+    if (at == 255) break;
+  }
+  return false;
+}
+
+void ArtTree::write_point(std::string_view key, uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  upsert<false>(key, v);
+}
+
+// The paths are fetched together (a grouped lookup), then written one after the other from
+// the cache. Points at different keys do not interact, and equal keys keep their order.
+void ArtTree::write_points(const std::string_view* keys, const uint64_t* versions, int n) {
+  WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
+  // The grouped walk costs as many instructions as the writes' own descents: it pays only
+  // when those would miss the cache, i.e. for a tree larger than a core's cache holds.
+  if (n > 1) prefetch_leaves(keys, n);
+  for (int i = 0; i < n; ++i) {
+    WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
+    upsert<false>(keys[i], versions[i]);
+  }
+}
+
+// Sets key's point version, inserting it (its range then is the version before it) when it
+// is absent, and raises the bounds on its path on the way down (a slot's bound is raised
+// only once the key is known to go below it: a split leaves the old node its own bound).
+// kPath: path_ keeps the slots from the root down to the entry's own (write_range then
+// refreshes their tails).
+template <bool kPath>
+ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
+  max_version_ = std::max(max_version_, point);
+  path_.clear();
+  Slot* s = &root_;
+  // Where the version before the key is, looked for only if the key is new.
+  art::Trail trail;
+  size_t depth = 0;
+  Entry found{nullptr, nullptr};
+  const bool prefetch = grouping_pays();
+  for (;;) {
+    if constexpr (kPath) path_.push_back(s);
+    Node* n = s->child;
+    if (n == nullptr) {  // the tree is empty
+      s->child = found.node = make_leaf(key, depth, point, 0);
+      s->tail = 0;
+      break;
+    }
+    if (art::is_leaf_word(n)) {
+      int c = art::compare_leaf(key, depth, n);
+      if (c != 0) found = split_leaf(s, depth, key, point, c < 0 ? *trail.before() : s->tail);
+      if (c == 0) found.leaf = s;  // its point is the slot's bound, raised below
+      break;
+    }
+    size_t plen = n->prefix_len;
+    size_t avail = key.size() - depth;
+    const uint8_t* prefix = n->prefix();
+    size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
+    if (at < plen) {
+      bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
+      found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
+      break;
+    }
+    depth += plen;
+    if (depth == key.size()) {
+      if (!n->has_entry) {
+        n->has_entry = true;
+        n->range = *trail.before();
+        ++entry_count_;
+        ++inserted_total_;
+      }
+      n->point = point;
+      found.node = n;
+      break;
+    }
+    auto byte = static_cast<uint8_t>(key[depth]);
+    trail.push(n, byte);
+    Slot* next = const_cast<Slot*>(art::child_at(n, byte));
+    if (next == nullptr) {
+      add_child(*s, byte, new_leaf(key, depth + 1, point, *trail.before()));
+      // The leaf's own slot ends the path (add_child may have moved the node).
+      Slot* leaf = const_cast<Slot*>(art::child_at(s->child, byte));
+      if constexpr (kPath) path_.push_back(leaf);
+      if (art::is_leaf_word(leaf->child)) {
+        found.leaf = leaf;
+      } else {
+        found.node = leaf->child;
+      }
+      break;
+    }
+    s->max_point = std::max(s->max_point, point);
+    s = next;
+    ++depth;
+    if (prefetch) prefetch_node(s->child, key, depth);
+  }
+  s->max_point = std::max(s->max_point, point);  // a new leaf's slot has it already
+  return found;
+}
+
+// A slot for a new leaf holding key[from, end): inline when the bytes fit.
+Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
+  size_t len = key.size() - from;
+  if (len > art::kInlineLeafBytes) return Slot{make_leaf(key, from, point, range), point, range};
+  ++entry_count_;
+  ++inserted_total_;
+  return Slot{art::leaf_word(reinterpret_cast<const uint8_t*>(key.data()) + from, len), point,
+              range};
+}
+
+// The key leaves the prefix of s's node at byte `at`: a new Node4 takes the shared part and
+// holds the old node and the key (as its own entry, or a new leaf) as children. The new
+// Node4's slot takes the place of the old one, and the key's entry is on path_.
+ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key,
+                              uint64_t point, uint64_t pred) {
+  Node* old = s->child;
+  Node* top = make_node(art::Type::k4);
+  set_prefix(top, old->prefix(), at);
+  uint8_t edge = old->prefix()[at];
+  set_prefix(old, old->prefix() + at + 1, old->prefix_len - at - 1);
+  Slot old_slot = *s;  // the old node keeps its summaries
+  inline_if_small(old_slot);
+  Slot top_slot{top, s->max_point, s->tail};
+  add_child(top_slot, edge, old_slot);
+  Entry found{nullptr, nullptr};
+  if (depth + at == key.size()) {
+    top->has_entry = true;
+    top->point = point;
+    top->range = pred;
+    ++entry_count_;
+    ++inserted_total_;
+    found.node = top;
+  } else {
+    uint8_t byte = static_cast<uint8_t>(key[depth + at]);
+    add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
+    Slot* unused = nullptr;
+    Slot* leaf = art::find_child(top_slot.child, byte, &unused);
+    path_.push_back(leaf);
+    if (art::is_leaf_word(leaf->child)) {
+      found.leaf = leaf;
+    } else {
+      found.node = leaf->child;
+    }
+  }
+  top_slot.tail = art::tail_of(top_slot.child);
+  *s = top_slot;
+  return found;
+}
+
+// The key differs from the inline leaf in s (the most common insertion next to an existing
+// key): a Node4 takes the bytes they share and holds both, each as an inline leaf or the
+// node's own entry, without making the leaf a node first. `pred` is the version before the
+// key. The leaf's own entry stays as it was.
+ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, uint64_t point,
+                                   uint64_t pred) {
+  uint8_t leaf[art::kInlineLeafBytes];
+  art::leaf_bytes(s->child, leaf);
+  size_t leaf_len = art::leaf_len(s->child);
+  size_t avail = key.size() - depth;
+  size_t at = art::common_length(key.data() + depth, leaf, std::min(avail, leaf_len));
+  Node* top = make_node(art::Type::k4);
+  set_prefix(top, leaf, at);
+  Slot top_slot{top, s->max_point, s->tail};
+  if (at == leaf_len) {  // the leaf's key is the node's entry; the key goes below
+    top->has_entry = true;
+    top->point = s->max_point;
+    top->range = s->tail;
+  } else {
+    Slot rest{art::leaf_word(leaf + at + 1, leaf_len - at - 1), s->max_point, s->tail};
+    add_child(top_slot, leaf[at], rest);
+  }
+  Entry found{nullptr, nullptr};
+  if (at == avail) {  // the key is the node's entry
+    top->has_entry = true;
+    top->point = point;
+    top->range = pred;
+    ++entry_count_;
+    ++inserted_total_;
+    found.node = top;
+  } else {
+    auto byte = static_cast<uint8_t>(key[depth + at]);
+    add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
+    Slot* slot = const_cast<Slot*>(art::child_at(top, byte));
+    path_.push_back(slot);
+    if (art::is_leaf_word(slot->child)) {
+      found.leaf = slot;
+    } else {
+      found.node = slot->child;
+    }
+  }
+  top_slot.tail = art::tail_of(top);
+  *s = top_slot;
+  return found;
+}
+
+void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v) {
+  WEASEL_ASSERT(v >= max_version_);
+  WEASEL_ASSERT(!end || compare_keys(begin, *end) < 0);
+  if (end) {
+    // Pin the version that covers `end` today, so that keys from `end` on keep it.
+    Lookup at_end = lookup(*end);
+    if (!at_end.found) upsert<false>(*end, at_end.before);
+  }
+  if (root_.child != nullptr) {
+    erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
+    if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
+  }
+  Entry at = upsert<true>(begin, v);
+  if (at.node != nullptr) {
+    at.node->range = v;
+  } else {
+    at.leaf->tail = v;
+  }
+  refresh_tails();
+}
+
+// After an entry's range changed: the tails on path_, from the bottom up.
+void ArtTree::refresh_tails() {
+  for (size_t i = path_.size(); i-- > 0;) {
+    Slot* s = path_[i];
+    if (!art::is_leaf_word(s->child)) s->tail = art::tail_of(s->child);
+  }
+}
+
+// Removes the entries strictly between lo and hi (hi_on false at depth 0: no upper bound) in
+// the subtree of s, whose keys start with lo[0, depth) when lo_on and hi[0, depth) when hi_on.
+void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
+                       bool hi_on) {
+  art::Node0 view;
+  bool leaf = art::is_leaf_word(s.child);
+  Node* n = leaf ? const_cast<Node*>(art::view_leaf(s, &view)) : s.child;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return;
+    lo_on = c == 0;
+  }
+  if (hi_on) {
+    int c = art::compare_prefix(hi, depth, n);
+    if (c < 0) return;
+    hi_on = c == 0;
+  }
+  if (!lo_on && !hi_on) {
+    entry_count_ -= free_subtree(s.child);
+    s.child = nullptr;
+    return;
+  }
+  size_t e = depth + n->prefix_len;
+  if (!lo_on && n->has_entry && (!hi_on || hi.size() > e)) {
+    n->has_entry = false;
+    --entry_count_;
+    if (leaf) s.child = nullptr;
+  }
+  if (leaf) return;
+  if (!(hi_on && hi.size() == e)) {
+    bool lo_in = lo_on && lo.size() > e;
+    unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+    unsigned last = hi_on ? static_cast<uint8_t>(hi[e]) : 255;
+    unsigned at = 0;
+    for (unsigned b = first; b <= last; b = at + 1) {
+      Slot* c = art::next_child(n, b, &at);
+      if (c == nullptr || at > last) break;
+      erase_in(*c, e + 1, lo, lo_in && at == first, hi, hi_on && at == last);
+      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+      if (at == 255) break;
+    }
+  }
+  settle(s, false);
+}
+
+// An entry is redundant when removing it leaves every query with v >= oldest unchanged: its
+// key and the keys after it would take the predecessor's range version instead, so both
+// versions must equal it, or all three must be <= oldest (never above any valid v).
+size_t ArtTree::collect(uint64_t oldest, size_t budget) {
+  size_t examined = 0;
+  while (examined < budget && entry_count_ > 0) {
+    GcState st{oldest, budget - examined, 0, lookup(gc_cursor_).before, false, 0};
+    gc_key_.clear();
+    collect_in(root_, 0, true, st);
+    if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
+    examined += std::max<size_t>(st.examined, 1);
+    if (st.stopped) {
+      gc_cursor_.assign(gc_key_);
+    } else {
+      gc_cursor_.clear();  // reached the end: wrap around
+    }
+  }
+  return examined;
+}
+
+// In-order walk of the entries >= gc_cursor_ (lo_on: the subtree's keys start with
+// gc_cursor_[0, depth)). When the budget runs out, gc_key_ is left holding the key of the
+// first entry not examined.
+void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
+  std::string_view lo = gc_cursor_;
+  if (art::is_leaf_word(s.child)) {
+    collect_leaf(s, depth, lo_on, st);
+    return;
+  }
+  Node* n = s.child;
+  if (lo_on) {
+    int c = art::compare_prefix(lo, depth, n);
+    if (c > 0) return;
+    lo_on = c == 0;
+  }
+  size_t key_len = gc_key_.size();
+  size_t removed = st.removed;
+  gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
+  size_t e = depth + n->prefix_len;
+  if (n->has_entry && (!lo_on || lo.size() == e)) {
+    if (st.examined == st.budget) {
+      st.stopped = true;
+      return;  // nothing changed here yet
+    }
+    ++st.examined;
+    bool redundant = (n->point <= st.oldest && st.pred <= st.oldest) ||
+                     (n->point == st.pred && n->range == st.pred);
+    if (redundant) {
+      n->has_entry = false;
+      --entry_count_;
+      ++st.removed;
+    } else {
+      st.pred = n->range;
+    }
+  }
+  bool lo_in = lo_on && lo.size() > e;
+  unsigned at = 0;
+  for (unsigned b = lo_in ? static_cast<uint8_t>(lo[e]) : 0; b <= 255; b = at + 1) {
+    Slot* c = art::next_child(n, b, &at);
+    if (c == nullptr) break;
+    bool c_lo = lo_in && at == static_cast<uint8_t>(lo[e]);
+    if (art::is_leaf_word(c->child) && !c_lo) {
+      // Most entries: a leaf in this node's slot, examined here without a call.
+      if (st.examined == st.budget) {
+        gc_key_.push_back(static_cast<char>(at));
+        append_leaf_bytes(c->child);
+        st.stopped = true;
+        break;
+      }
+      if (!examine_leaf(*c, st)) remove_child(n, static_cast<uint8_t>(at));
+    } else {
+      // A node: ask for the next sibling node's first lines while this one is walked.
+      unsigned next_at = 0;
+      const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
+      if (next != nullptr && !art::is_leaf_word(next->child)) {
+        __builtin_prefetch(next->child);
+        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
+        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
+      }
+      gc_key_.push_back(static_cast<char>(at));
+      collect_in(*c, e + 1, c_lo, st);
+      if (st.stopped) break;
+      gc_key_.pop_back();
+      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+    }
+    if (at == 255) break;
+  }
+  // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
+  // way; when stopped, it still holds the entry to resume at, so it stays.
+  if (!st.stopped) gc_key_.resize(key_len);
+  if (st.removed != removed) settle(s, false);
+}
+
+// collect_in for an inline leaf: one entry, in the slot.
+void ArtTree::collect_leaf(Slot& s, size_t depth, bool lo_on, GcState& st) {
+  if (lo_on && art::compare_leaf(gc_cursor_, depth, s.child) > 0) return;  // before the cursor
+  if (st.examined == st.budget) {
+    append_leaf_bytes(s.child);
+    st.stopped = true;
+    return;
+  }
+  examine_leaf(s, st);
+}
+
+// Examines the inline leaf in s; returns false when it was redundant and is gone (s.child
+// null).
+bool ArtTree::examine_leaf(Slot& s, GcState& st) {
+  ++st.examined;
+  uint64_t point = s.max_point;
+  uint64_t range = s.tail;
+  if ((point <= st.oldest && st.pred <= st.oldest) || (point == st.pred && range == st.pred)) {
+    s.child = nullptr;
+    --entry_count_;
+    ++st.removed;
+    return false;
+  }
+  st.pred = range;
+  return true;
+}
+
+void ArtTree::append_leaf_bytes(const Node* word) {
+  uint8_t bytes[art::kInlineLeafBytes];
+  art::leaf_bytes(word, bytes);
+  gc_key_.append(reinterpret_cast<const char*>(bytes), art::leaf_len(word));
+}
+
+size_t ArtTree::memory_bytes() const {
+  return sizeof(*this) + nodes0_.reserved_bytes() + nodes4_.reserved_bytes() +
+         nodes16_.reserved_bytes() + nodes48_.reserved_bytes() + nodes256_.reserved_bytes() +
+         keys_.reserved_bytes() + gc_cursor_.capacity() + gc_key_.capacity() + scratch_.capacity() +
+         path_.capacity() * sizeof(Slot*);
+}
+
+}  // namespace weasel::cset
