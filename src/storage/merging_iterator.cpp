@@ -17,7 +17,7 @@ class MergingIterator final : public InternalIterator {
   bool valid() const override { return current_ != nullptr; }
   std::string_view key() const override {
     WEASEL_ASSERT(valid());
-    return current_->key();
+    return heap_[0].key;
   }
   std::string_view value() const override {
     WEASEL_ASSERT(valid());
@@ -84,15 +84,23 @@ class MergingIterator final : public InternalIterator {
   }
 
  private:
+  // A valid child and its current key, cached: a child's key stays valid until it moves,
+  // and only the top child moves between rebuilds, so each step reads one key() through
+  // the child's (virtual, layered) iterator instead of two per comparison.
+  struct Child {
+    InternalIterator* it;
+    std::string_view key;
+  };
+
   // Whether a's entry comes out before b's in the current direction.
-  bool before(const InternalIterator* a, const InternalIterator* b) const {
-    int c = compare_internal_keys(a->key(), b->key());
+  bool before(const Child& a, const Child& b) const {
+    int c = compare_internal_keys(a.key, b.key);
     return forward_ ? c < 0 : c > 0;
   }
 
   void sift_down(size_t i) {
     size_t n = heap_.size();
-    InternalIterator* moving = heap_[i];
+    const Child moving = heap_[i];
     while (true) {
       size_t child = 2 * i + 1;
       if (child >= n) break;
@@ -111,20 +119,21 @@ class MergingIterator final : public InternalIterator {
     status_ = {};
     for (auto& child : children_) {
       if (child->valid()) {
-        heap_.push_back(child.get());
+        heap_.push_back({child.get(), child->key()});
       } else if (status_.ok()) {
         status_ = child->status();
       }
     }
     if (!status_.ok()) heap_.clear();
     for (size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
-    current_ = heap_.empty() ? nullptr : heap_[0];
+    current_ = heap_.empty() ? nullptr : heap_[0].it;
   }
 
   // The top child (current_) moved one step in the current direction.
   void top_moved() {
-    WEASEL_ASSERT(!heap_.empty() && heap_[0] == current_);
+    WEASEL_ASSERT(!heap_.empty() && heap_[0].it == current_);
     if (current_->valid()) {
+      heap_[0].key = current_->key();
       sift_down(0);
     } else if (!current_->status().ok()) {
       status_ = current_->status();
@@ -134,11 +143,11 @@ class MergingIterator final : public InternalIterator {
       heap_.pop_back();
       if (!heap_.empty()) sift_down(0);
     }
-    current_ = heap_.empty() ? nullptr : heap_[0];
+    current_ = heap_.empty() ? nullptr : heap_[0].it;
   }
 
   std::vector<std::unique_ptr<InternalIterator>> children_;
-  std::vector<InternalIterator*> heap_;  // the valid children; heap_[0] is current_
+  std::vector<Child> heap_;  // the valid children; heap_[0].it is current_
   InternalIterator* current_ = nullptr;
   bool forward_ = true;
   Status status_;
