@@ -558,41 +558,44 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
     }
   }
   bool lo_in = lo_on && lo.size() > e;
-  unsigned at = 0;
-  for (unsigned b = lo_in ? static_cast<uint8_t>(lo[e]) : 0; b <= 255; b = at + 1) {
-    Slot* c = art::next_child(n, b, &at);
-    if (c == nullptr) break;
-    bool c_lo = lo_in && at == static_cast<uint8_t>(lo[e]);
-    if (art::is_leaf_word(c->child) && !c_lo) {
+  unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+  art::visit_children(n, first, [&](unsigned at, Slot& c) {
+    bool c_lo = lo_in && at == first;
+    if (art::is_leaf_word(c.child) && !c_lo) {
       // Most entries: a leaf in this node's slot, examined here without a call.
       if (st.examined == st.budget) {
         gc_key_.push_back(static_cast<char>(at));
-        append_leaf_bytes(c->child);
+        append_leaf_bytes(c.child);
         st.stopped = true;
-        break;
+        return art::Visit::kStop;
       }
-      if (!examine_leaf(*c, st)) remove_child(n, static_cast<uint8_t>(at));
-    } else {
-      // A node: ask for the next sibling node's first lines while this one is walked.
-      unsigned next_at = 0;
-      const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
-      if (next != nullptr && !art::is_leaf_word(next->child)) {
-        __builtin_prefetch(next->child);
-        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
-        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
-      }
-      gc_key_.push_back(static_cast<char>(at));
-      collect_in(*c, e + 1, c_lo, st);
-      if (st.stopped) break;
-      gc_key_.pop_back();
-      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+      return examine_leaf(c, st) ? art::Visit::kNext : art::Visit::kRemove;
     }
-    if (at == 255) break;
-  }
+    return collect_child(n, at, c, e + 1, c_lo, st);
+  });
   // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
   // way; when stopped, it still holds the entry to resume at, so it stays.
   if (!st.stopped) gc_key_.resize(key_len);
   if (st.removed != removed) settle(s, false);
+}
+
+// collect_in's step for a child that is a node (or the leaf at the cursor): out of line, so
+// that the walk over a node's inline leaves stays one tight loop.
+art::Visit ArtTree::collect_child(Node* n, unsigned at, Slot& c, size_t depth, bool lo_on,
+                                  GcState& st) {
+  // Ask for the next sibling node's first lines while this one is walked.
+  unsigned next_at = 0;
+  const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
+  if (next != nullptr && !art::is_leaf_word(next->child)) {
+    __builtin_prefetch(next->child);
+    __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
+    __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
+  }
+  gc_key_.push_back(static_cast<char>(at));
+  collect_in(c, depth, lo_on, st);
+  if (st.stopped) return art::Visit::kStop;
+  gc_key_.pop_back();
+  return c.child == nullptr ? art::Visit::kRemove : art::Visit::kNext;
 }
 
 // collect_in for an inline leaf: one entry, in the slot.
