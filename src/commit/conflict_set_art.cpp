@@ -314,16 +314,17 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       if (c == 0) found.leaf = s;  // its point is the slot's bound, raised below
       break;
     }
-    size_t plen = n->prefix_len;
-    size_t avail = key.size() - depth;
-    const uint8_t* prefix = n->prefix();
-    size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
-    if (at < plen) {
-      bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
-      found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
-      break;
+    if (size_t plen = n->prefix_len; plen != 0) {  // most inner nodes have none
+      size_t avail = key.size() - depth;
+      const uint8_t* prefix = n->prefix();
+      size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
+      if (at < plen) {
+        bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
+        found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
+        break;
+      }
+      depth += plen;
     }
-    depth += plen;
     if (depth == key.size()) {
       if (!n->has_entry) {
         n->has_entry = true;
@@ -566,7 +567,7 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   }
   size_t key_len = gc_key_.size();
   size_t removed = st.removed;
-  gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
+  if (n->prefix_len != 0) gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
   size_t e = depth + n->prefix_len;
   if (n->has_entry && (!lo_on || lo.size() == e)) {
     if (st.examined == st.budget) {

@@ -212,7 +212,7 @@ class ArtTree {
                 bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   art::Visit collect_child(art::Node* n, unsigned at, art::Slot& c, size_t depth, bool lo_on,
-                          GcState& st);
+                           GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   bool examine_leaf(art::Slot& s, GcState& st);
   void append_leaf_bytes(const art::Node* word);
