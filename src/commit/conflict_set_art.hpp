@@ -274,10 +274,18 @@ inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
     uint64_t d = load_le(a, m) ^ load_le(b, m);  // both zero-padded alike
     return d != 0 ? static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
   }
+  uint64_t x, y;
+  if (m <= 16) {  // common prefixes (e.g. a table name): two words at most, no loop
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
+    std::memcpy(&x, a + m - 8, 8);
+    std::memcpy(&y, b + m - 8, 8);
+    return x != y ? m - 8 + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8 : m;
+  }
   size_t i = 0;
   for (;; i += 8) {
     if (i + 8 > m) i = m - 8;
-    uint64_t x, y;
     std::memcpy(&x, a + i, 8);
     std::memcpy(&y, b + i, 8);
     if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
