@@ -338,7 +338,13 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
     }
     auto byte = static_cast<uint8_t>(key[depth]);
     trail.push(n, byte);
-    Slot* next = const_cast<Slot*>(art::child_at(n, byte));
+    Slot* next;
+    if (n->type == art::Type::k256) {  // most inner nodes a write passes: no dispatch
+      next = &static_cast<art::Node256*>(n)->slots[byte];
+      if (next->child == nullptr) next = nullptr;
+    } else {
+      next = const_cast<Slot*>(art::child_at(n, byte));
+    }
     if (next == nullptr) {
       Slot fresh = new_leaf(key, depth + 1, point, *trail.before());
       Slot* leaf;
