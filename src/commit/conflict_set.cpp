@@ -156,16 +156,20 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
 // writes then go one by one. All the writes set the same version, so doing some before
 // others changes nothing: the result is `version` over the union of what they cover.
 void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version) {
+  // Out of the loop: the arrays are zeroed once per call, not once per group.
+  std::string_view points[cset::kGroup];
+  uint64_t versions[cset::kGroup];
+  std::string_view others[cset::kGroup];
   size_t done = 0;
   while (done < writes.size()) {
-    std::string_view points[cset::kGroup];
-    uint64_t versions[cset::kGroup];
-    std::string_view others[cset::kGroup];
     int n_points = 0;
     int n_others = 0;
     size_t stop = done;
-    for (; stop < writes.size() && n_points + n_others + 2 <= cset::kGroup; ++stop) {
-      if (covers_one_key(writes[stop])) {
+    // A group holds up to kGroup keys, so that kGroup point writes take one group.
+    for (; stop < writes.size(); ++stop) {
+      bool point = covers_one_key(writes[stop]);
+      if (n_points + n_others + (point ? 1 : keys_touched(writes[stop])) > cset::kGroup) break;
+      if (point) {
         versions[n_points] = version;
         points[n_points++] = writes[stop].begin;
       } else {
@@ -173,6 +177,10 @@ void ConflictSet::apply_grouped(std::span<const Write> writes, uint64_t version)
       }
     }
     tree_.write_points(points, versions, n_points);
+    if (n_others == 0) {
+      done = stop;
+      continue;
+    }
     if (n_others > 1) tree_.prefetch_leaves(others, n_others);
     for (; done < stop; ++done) {
       if (!covers_one_key(writes[done])) apply_write(tree_, writes[done], version);

@@ -70,6 +70,22 @@ inline const Slot* step(Descent& d, std::string_view key, const uint64_t** out) 
   return next;
 }
 
+// Adds a child to a Node4 that split_leaf() just made (two children at most, so no growth);
+// returns its slot, which stays put as long as no smaller byte is added after it.
+inline Slot* put_in_fresh_node4(art::Node4* n, uint8_t byte, const Slot& child) {
+  int i = n->count;
+  WEASEL_ASSERT(i < 2 && (i == 0 || n->keys[0] != byte));
+  if (i == 1 && n->keys[0] > byte) {
+    n->keys[1] = n->keys[0];
+    n->slots[1] = n->slots[0];
+    i = 0;
+  }
+  n->keys[i] = byte;
+  n->slots[i] = child;
+  ++n->count;
+  return &n->slots[i];
+}
+
 }  // namespace
 
 ArtTree::ArtTree(bool huge_pages)
@@ -259,6 +275,16 @@ void ArtTree::write_points(const std::string_view* keys, const uint64_t* version
   }
 }
 
+// A slot for a new leaf holding key[from, end): inline when the bytes fit.
+inline Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
+  size_t len = key.size() - from;
+  if (len > art::kInlineLeafBytes) return Slot{make_leaf(key, from, point, range), point, range};
+  ++entry_count_;
+  ++inserted_total_;
+  return Slot{art::leaf_word(reinterpret_cast<const uint8_t*>(key.data()) + from, len), point,
+              range};
+}
+
 // Sets key's point version, inserting it (its range then is the version before it) when it
 // is absent, and raises the bounds on its path on the way down (a slot's bound is raised
 // only once the key is known to go below it: a split leaves the old node its own bound).
@@ -288,16 +314,17 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       if (c == 0) found.leaf = s;  // its point is the slot's bound, raised below
       break;
     }
-    size_t plen = n->prefix_len;
-    size_t avail = key.size() - depth;
-    const uint8_t* prefix = n->prefix();
-    size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
-    if (at < plen) {
-      bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
-      found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
-      break;
+    if (size_t plen = n->prefix_len; plen != 0) {  // most inner nodes have none
+      size_t avail = key.size() - depth;
+      const uint8_t* prefix = n->prefix();
+      size_t at = art::common_length(key.data() + depth, prefix, std::min(avail, plen));
+      if (at < plen) {
+        bool key_first = at == avail || static_cast<uint8_t>(key[depth + at]) < prefix[at];
+        found = split(s, depth, at, key, point, key_first ? *trail.before() : s->tail);
+        break;
+      }
+      depth += plen;
     }
-    depth += plen;
     if (depth == key.size()) {
       if (!n->has_entry) {
         n->has_entry = true;
@@ -311,11 +338,28 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
     }
     auto byte = static_cast<uint8_t>(key[depth]);
     trail.push(n, byte);
-    Slot* next = const_cast<Slot*>(art::child_at(n, byte));
+    Slot* next;
+    if (n->type == art::Type::k256) {  // most inner nodes a write passes: no dispatch
+      next = &static_cast<art::Node256*>(n)->slots[byte];
+      if (next->child == nullptr) next = nullptr;
+    } else {
+      next = const_cast<Slot*>(art::child_at(n, byte));
+    }
     if (next == nullptr) {
-      add_child(*s, byte, new_leaf(key, depth + 1, point, *trail.before()));
-      // The leaf's own slot ends the path (add_child may have moved the node).
-      Slot* leaf = const_cast<Slot*>(art::child_at(s->child, byte));
+      Slot fresh = new_leaf(key, depth + 1, point, *trail.before());
+      Slot* leaf;
+      if (n->type == art::Type::k256) {
+        // Most insertions into a large tree: the byte's own slot, filled without a call.
+        auto* m = static_cast<art::Node256*>(n);
+        m->slots[byte] = fresh;
+        m->bits[byte >> 6] |= uint64_t{1} << (byte & 63);
+        ++m->count;
+        leaf = &m->slots[byte];
+      } else {
+        add_child(*s, byte, fresh);
+        // The leaf's own slot ends the path (add_child may have moved the node).
+        leaf = const_cast<Slot*>(art::child_at(s->child, byte));
+      }
       if constexpr (kPath) path_.push_back(leaf);
       if (art::is_leaf_word(leaf->child)) {
         found.leaf = leaf;
@@ -331,16 +375,6 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
   }
   s->max_point = std::max(s->max_point, point);  // a new leaf's slot has it already
   return found;
-}
-
-// A slot for a new leaf holding key[from, end): inline when the bytes fit.
-Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
-  size_t len = key.size() - from;
-  if (len > art::kInlineLeafBytes) return Slot{make_leaf(key, from, point, range), point, range};
-  ++entry_count_;
-  ++inserted_total_;
-  return Slot{art::leaf_word(reinterpret_cast<const uint8_t*>(key.data()) + from, len), point,
-              range};
 }
 
 // The key leaves the prefix of s's node at byte `at`: a new Node4 takes the shared part and
@@ -388,13 +422,14 @@ ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view
 // key. The leaf's own entry stays as it was.
 ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, uint64_t point,
                                    uint64_t pred) {
-  uint8_t leaf[art::kInlineLeafBytes];
+  uint8_t leaf[art::kInlineLeafBytes + 1] = {};  // one spare byte: the prefix copy takes 8
   art::leaf_bytes(s->child, leaf);
   size_t leaf_len = art::leaf_len(s->child);
   size_t avail = key.size() - depth;
   size_t at = art::common_length(key.data() + depth, leaf, std::min(avail, leaf_len));
-  Node* top = make_node(art::Type::k4);
-  set_prefix(top, leaf, at);
+  auto* top = static_cast<art::Node4*>(make_node(art::Type::k4));
+  std::memcpy(top->inline_prefix, leaf, sizeof(leaf));  // a fresh node: no prefix to release
+  top->prefix_len = static_cast<uint32_t>(at);
   Slot top_slot{top, s->max_point, s->tail};
   if (at == leaf_len) {  // the leaf's key is the node's entry; the key goes below
     top->has_entry = true;
@@ -402,7 +437,7 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, 
     top->range = s->tail;
   } else {
     Slot rest{art::leaf_word(leaf + at + 1, leaf_len - at - 1), s->max_point, s->tail};
-    add_child(top_slot, leaf[at], rest);
+    put_in_fresh_node4(top, leaf[at], rest);
   }
   Entry found{nullptr, nullptr};
   if (at == avail) {  // the key is the node's entry
@@ -414,8 +449,7 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, 
     found.node = top;
   } else {
     auto byte = static_cast<uint8_t>(key[depth + at]);
-    add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
-    Slot* slot = const_cast<Slot*>(art::child_at(top, byte));
+    Slot* slot = put_in_fresh_node4(top, byte, new_leaf(key, depth + at + 1, point, pred));
     path_.push_back(slot);
     if (art::is_leaf_word(slot->child)) {
       found.leaf = slot;
@@ -423,7 +457,7 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, 
       found.node = slot->child;
     }
   }
-  top_slot.tail = art::tail_of(top);
+  top_slot.tail = top->count > 0 ? top->slots[top->count - 1].tail : top->range;
   *s = top_slot;
   return found;
 }
@@ -539,7 +573,7 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   }
   size_t key_len = gc_key_.size();
   size_t removed = st.removed;
-  gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
+  if (n->prefix_len != 0) gc_key_.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
   size_t e = depth + n->prefix_len;
   if (n->has_entry && (!lo_on || lo.size() == e)) {
     if (st.examined == st.budget) {
@@ -558,41 +592,44 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
     }
   }
   bool lo_in = lo_on && lo.size() > e;
-  unsigned at = 0;
-  for (unsigned b = lo_in ? static_cast<uint8_t>(lo[e]) : 0; b <= 255; b = at + 1) {
-    Slot* c = art::next_child(n, b, &at);
-    if (c == nullptr) break;
-    bool c_lo = lo_in && at == static_cast<uint8_t>(lo[e]);
-    if (art::is_leaf_word(c->child) && !c_lo) {
+  unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+  art::visit_children(n, first, [&](unsigned at, Slot& c) {
+    bool c_lo = lo_in && at == first;
+    if (art::is_leaf_word(c.child) && !c_lo) {
       // Most entries: a leaf in this node's slot, examined here without a call.
       if (st.examined == st.budget) {
         gc_key_.push_back(static_cast<char>(at));
-        append_leaf_bytes(c->child);
+        append_leaf_bytes(c.child);
         st.stopped = true;
-        break;
+        return art::Visit::kStop;
       }
-      if (!examine_leaf(*c, st)) remove_child(n, static_cast<uint8_t>(at));
-    } else {
-      // A node: ask for the next sibling node's first lines while this one is walked.
-      unsigned next_at = 0;
-      const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
-      if (next != nullptr && !art::is_leaf_word(next->child)) {
-        __builtin_prefetch(next->child);
-        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
-        __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
-      }
-      gc_key_.push_back(static_cast<char>(at));
-      collect_in(*c, e + 1, c_lo, st);
-      if (st.stopped) break;
-      gc_key_.pop_back();
-      if (c->child == nullptr) remove_child(n, static_cast<uint8_t>(at));
+      return examine_leaf(c, st) ? art::Visit::kNext : art::Visit::kRemove;
     }
-    if (at == 255) break;
-  }
+    return collect_child(n, at, c, e + 1, c_lo, st);
+  });
   // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
   // way; when stopped, it still holds the entry to resume at, so it stays.
   if (!st.stopped) gc_key_.resize(key_len);
   if (st.removed != removed) settle(s, false);
+}
+
+// collect_in's step for a child that is a node (or the leaf at the cursor): out of line, so
+// that the walk over a node's inline leaves stays one tight loop.
+art::Visit ArtTree::collect_child(Node* n, unsigned at, Slot& c, size_t depth, bool lo_on,
+                                  GcState& st) {
+  // Ask for the next sibling node's first lines while this one is walked.
+  unsigned next_at = 0;
+  const Slot* next = at < 255 ? art::next_child(n, at + 1, &next_at) : nullptr;
+  if (next != nullptr && !art::is_leaf_word(next->child)) {
+    __builtin_prefetch(next->child);
+    __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 64);
+    __builtin_prefetch(reinterpret_cast<const char*>(next->child) + 128);
+  }
+  gc_key_.push_back(static_cast<char>(at));
+  collect_in(c, depth, lo_on, st);
+  if (st.stopped) return art::Visit::kStop;
+  gc_key_.pop_back();
+  return c.child == nullptr ? art::Visit::kRemove : art::Visit::kNext;
 }
 
 // collect_in for an inline leaf: one entry, in the slot.

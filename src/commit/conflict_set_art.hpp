@@ -61,6 +61,8 @@ inline constexpr int kGroup = 32;
 namespace art {
 
 enum class Type : uint8_t { k0, k4, k16, k48, k256 };
+// What a visit_children() callback asks for after seeing a child.
+enum class Visit : uint8_t { kNext, kRemove, kStop };
 inline constexpr size_t kInlinePrefix = 40;
 
 struct Node;
@@ -116,7 +118,7 @@ struct Node256 : Node {
 class ArtTree {
  public:
   // Slice of entries ConflictSet's collection works through at a time.
-  static constexpr int kCollectSlice = 64;
+  static constexpr int kCollectSlice = 256;
   // About 1 MiB of nodes (inline leaves take 24 bytes each, their parents' headers a few more).
   static constexpr size_t kGroupFromEntries = size_t{1} << 15;
 
@@ -209,6 +211,8 @@ class ArtTree {
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
                 bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
+  art::Visit collect_child(art::Node* n, unsigned at, art::Slot& c, size_t depth, bool lo_on,
+                           GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   bool examine_leaf(art::Slot& s, GcState& st);
   void append_leaf_bytes(const art::Node* word);
@@ -270,10 +274,18 @@ inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
     uint64_t d = load_le(a, m) ^ load_le(b, m);  // both zero-padded alike
     return d != 0 ? static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
   }
+  uint64_t x, y;
+  if (m <= 16) {  // common prefixes (e.g. a table name): two words at most, no loop
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
+    std::memcpy(&x, a + m - 8, 8);
+    std::memcpy(&y, b + m - 8, 8);
+    return x != y ? m - 8 + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8 : m;
+  }
   size_t i = 0;
   for (;; i += 8) {
     if (i + 8 > m) i = m - 8;
-    uint64_t x, y;
     std::memcpy(&x, a + i, 8);
     std::memcpy(&y, b + i, 8);
     if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
@@ -543,6 +555,88 @@ inline const Slot* next_child(const Node* n, unsigned byte, unsigned* at) {
 
 inline Slot* next_child(Node* n, unsigned byte, unsigned* at) {
   return const_cast<Slot*>(next_child(static_cast<const Node*>(n), byte, at));
+}
+
+// fn(b) for every set bit b >= first of a 256-bit set, ascending, until fn returns false. The
+// set may change under the walk: each word is read once, as the walk reaches it.
+template <class Fn>
+inline void visit_bits(const uint64_t* bits, unsigned first, Fn&& fn) {
+  uint64_t m = bits[first >> 6] & (~uint64_t{0} << (first & 63));
+  for (unsigned w = first >> 6;;) {
+    while (m != 0) {
+      unsigned b = w * 64 + static_cast<unsigned>(__builtin_ctzll(m));
+      m &= m - 1;
+      if (!fn(b)) return;
+    }
+    if (++w == 4) return;
+    m = bits[w];
+  }
+}
+
+template <class S, class Fn>
+inline void visit_sorted(S* s, unsigned first, Fn& fn) {
+  int i = 0;
+  while (i < s->count && s->keys[i] < first) ++i;
+  while (i < s->count) {
+    Visit v = fn(unsigned{s->keys[i]}, s->slots[i]);
+    if (v == Visit::kStop) return;
+    if (v == Visit::kNext) {
+      ++i;
+      continue;
+    }
+    for (int j = i + 1; j < s->count; ++j) {  // kRemove: the next child moves into i
+      s->keys[j - 1] = s->keys[j];
+      s->slots[j - 1] = s->slots[j];
+    }
+    --s->count;
+  }
+}
+
+// Calls fn(byte, slot) -> Visit for n's children at or after `first` (<= 255) in byte order,
+// one layout at a time: no dispatch and no search per child, unlike a loop of next_child().
+// kRemove takes that child out of n as remove_child() does (the layout stays as it is: the
+// caller settles n afterwards); kStop ends the walk.
+template <class Fn>
+inline void visit_children(Node* n, unsigned first, Fn&& fn) {
+  switch (n->type) {
+    case Type::k0:
+      return;
+    case Type::k4:
+      visit_sorted(static_cast<Node4*>(n), first, fn);
+      return;
+    case Type::k16:
+      visit_sorted(static_cast<Node16*>(n), first, fn);
+      return;
+    case Type::k48: {
+      auto* m = static_cast<Node48*>(n);
+      visit_bits(m->bits, first, [&](unsigned b) {
+        unsigned slot = m->index[b] - 1u;
+        Visit v = fn(b, m->slots[slot]);
+        if (v == Visit::kRemove) {
+          m->used &= ~(uint64_t{1} << slot);
+          m->slots[slot].child = nullptr;
+          m->index[b] = 0;
+          m->bits[b >> 6] &= ~(uint64_t{1} << (b & 63));
+          --m->count;
+        }
+        return v != Visit::kStop;
+      });
+      return;
+    }
+    case Type::k256: {
+      auto* m = static_cast<Node256*>(n);
+      visit_bits(m->bits, first, [&](unsigned b) {
+        Visit v = fn(b, m->slots[b]);
+        if (v == Visit::kRemove) {
+          m->slots[b].child = nullptr;
+          m->bits[b >> 6] &= ~(uint64_t{1} << (b & 63));
+          --m->count;
+        }
+        return v != Visit::kStop;
+      });
+      return;
+    }
+  }
 }
 
 // The child with the highest byte, or null.

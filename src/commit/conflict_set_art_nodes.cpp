@@ -112,15 +112,13 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
   }
 }
 
+// fn(byte, slot) for every child in byte order (visit_children only writes when asked to).
 template <class Fn>
 void for_each_child(const Node* n, Fn&& fn) {
-  unsigned at = 0;
-  for (unsigned b = 0; b <= 255; b = at + 1) {
-    const Slot* c = art::next_child(n, b, &at);
-    if (c == nullptr) break;
-    fn(at, *c);
-    if (at == 255) break;
-  }
+  art::visit_children(const_cast<Node*>(n), 0, [&](unsigned at, const Slot& c) {
+    fn(at, c);
+    return art::Visit::kNext;
+  });
 }
 
 }  // namespace
@@ -326,6 +324,18 @@ void ArtTree::settle(Slot& s, bool exact_max) {
   } else if (n->count == 1 && !n->has_entry) {
     unsigned at = 0;
     Slot only = *art::next_child(n, 0, &at);
+    size_t merged = n->prefix_len + 1 + art::leaf_len(only.child);
+    if (art::is_leaf_word(only.child) && merged <= art::kInlineLeafBytes) {
+      // The usual case after collection (two leaves that shared a byte, one gone): the merged
+      // key still fits a leaf word, so no Node0 is made only to be inlined again.
+      uint8_t bytes[2 * art::kInlineLeafBytes];  // leaf_bytes() writes 7 bytes
+      std::memcpy(bytes, n->inline_prefix, n->prefix_len);
+      bytes[n->prefix_len] = static_cast<uint8_t>(at);
+      art::leaf_bytes(only.child, bytes + n->prefix_len + 1);
+      free_node(n);
+      s = Slot{art::leaf_word(bytes, merged), only.max_point, only.tail};
+      return;
+    }
     if (art::is_leaf_word(only.child)) only.child = materialize(only);
     Node* c = only.child;
     scratch_.assign(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
