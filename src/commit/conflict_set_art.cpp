@@ -393,27 +393,33 @@ ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view
   add_child(top_slot, edge, old_slot);
   Entry found{nullptr, nullptr};
   if (depth + at == key.size()) {
-    top->has_entry = true;
-    top->point = point;
-    top->range = pred;
-    ++entry_count_;
-    ++inserted_total_;
-    found.node = top;
+    found = take_new_entry(top, point, pred);
   } else {
     uint8_t byte = static_cast<uint8_t>(key[depth + at]);
     add_child(top_slot, byte, new_leaf(key, depth + at + 1, point, pred));
     Slot* unused = nullptr;
     Slot* leaf = art::find_child(top_slot.child, byte, &unused);
     path_.push_back(leaf);
-    if (art::is_leaf_word(leaf->child)) {
-      found.leaf = leaf;
-    } else {
-      found.node = leaf->child;
-    }
+    found = entry_in(leaf);
   }
   top_slot.tail = art::tail_of(top_slot.child);
   *s = top_slot;
   return found;
+}
+
+// A node made by a split holds the new key as its own entry.
+ArtTree::Entry ArtTree::take_new_entry(Node* n, uint64_t point, uint64_t pred) {
+  n->has_entry = true;
+  n->point = point;
+  n->range = pred;
+  ++entry_count_;
+  ++inserted_total_;
+  return Entry{n, nullptr};
+}
+
+ArtTree::Entry ArtTree::entry_in(Slot* slot) {
+  if (art::is_leaf_word(slot->child)) return Entry{nullptr, slot};
+  return Entry{slot->child, nullptr};
 }
 
 // The key differs from the inline leaf in s (the most common insertion next to an existing
@@ -441,21 +447,12 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, 
   }
   Entry found{nullptr, nullptr};
   if (at == avail) {  // the key is the node's entry
-    top->has_entry = true;
-    top->point = point;
-    top->range = pred;
-    ++entry_count_;
-    ++inserted_total_;
-    found.node = top;
+    found = take_new_entry(top, point, pred);
   } else {
     auto byte = static_cast<uint8_t>(key[depth + at]);
     Slot* slot = put_in_fresh_node4(top, byte, new_leaf(key, depth + at + 1, point, pred));
     path_.push_back(slot);
-    if (art::is_leaf_word(slot->child)) {
-      found.leaf = slot;
-    } else {
-      found.node = slot->child;
-    }
+    found = entry_in(slot);
   }
   top_slot.tail = top->count > 0 ? top->slots[top->count - 1].tail : top->range;
   *s = top_slot;

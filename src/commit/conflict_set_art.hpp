@@ -207,6 +207,9 @@ class ArtTree {
   Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
               uint64_t pred);
   Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, uint64_t point, uint64_t pred);
+  Entry take_new_entry(art::Node* n, uint64_t point, uint64_t pred);
+  // Where the entry of the key in `slot` lives: the inline leaf, or the child node's entry.
+  static Entry entry_in(art::Slot* slot);
   art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
                 bool hi_on);
