@@ -100,6 +100,23 @@ struct NodeSorted : Node {
 using Node4 = NodeSorted<4>;
 using Node16 = NodeSorted<16>;
 
+// The keys and slots of a Node4 or Node16 (n->type says which), for code that treats both
+// alike.
+inline const uint8_t* sorted_keys(const Node* n) {
+  return n->type == Type::k4 ? static_cast<const Node4*>(n)->keys
+                             : static_cast<const Node16*>(n)->keys;
+}
+inline const Slot* sorted_slots(const Node* n) {
+  return n->type == Type::k4 ? static_cast<const Node4*>(n)->slots
+                             : static_cast<const Node16*>(n)->slots;
+}
+inline uint8_t* sorted_keys(Node* n) {
+  return const_cast<uint8_t*>(sorted_keys(static_cast<const Node*>(n)));
+}
+inline Slot* sorted_slots(Node* n) {
+  return const_cast<Slot*>(sorted_slots(static_cast<const Node*>(n)));
+}
+
 // bits: which bytes have a child (finds the closest smaller sibling without a scan).
 struct Node48 : Node {
   uint64_t bits[4];
@@ -440,10 +457,8 @@ inline const Slot* child_at(const Node* n, uint8_t byte) {
       return nullptr;
     case Type::k4:
     case Type::k16: {
-      const uint8_t* keys = n->type == Type::k4 ? static_cast<const Node4*>(n)->keys
-                                                : static_cast<const Node16*>(n)->keys;
-      const Slot* slots = n->type == Type::k4 ? static_cast<const Node4*>(n)->slots
-                                              : static_cast<const Node16*>(n)->slots;
+      const uint8_t* keys = sorted_keys(n);
+      const Slot* slots = sorted_slots(n);
 #ifdef __SSE2__
       // 16 bytes compared at once (a Node4's 8 key bytes are followed by its slots, inside
       // the node); bytes past count are masked off.
@@ -526,10 +541,8 @@ inline const Slot* next_child(const Node* n, unsigned byte, unsigned* at) {
       return nullptr;
     case Type::k4:
     case Type::k16: {
-      const uint8_t* keys = n->type == Type::k4 ? static_cast<const Node4*>(n)->keys
-                                                : static_cast<const Node16*>(n)->keys;
-      const Slot* slots = n->type == Type::k4 ? static_cast<const Node4*>(n)->slots
-                                              : static_cast<const Node16*>(n)->slots;
+      const uint8_t* keys = sorted_keys(n);
+      const Slot* slots = sorted_slots(n);
       for (int i = 0; i < n->count; ++i) {
         if (keys[i] >= byte) {
           *at = keys[i];

@@ -268,10 +268,8 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
       break;
     case Type::k4:
     case Type::k16: {
-      uint8_t* keys =
-          n->type == Type::k4 ? static_cast<Node4*>(n)->keys : static_cast<Node16*>(n)->keys;
-      Slot* slots =
-          n->type == Type::k4 ? static_cast<Node4*>(n)->slots : static_cast<Node16*>(n)->slots;
+      uint8_t* keys = sorted_keys(n);
+      Slot* slots = sorted_slots(n);
       int i = 0;
       while (i < n->count && keys[i] != byte) ++i;
       WEASEL_ASSERT(i < n->count);
