@@ -144,8 +144,10 @@ void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
   WEASEL_ASSERT(version >= newest_version_);
   newest_version_ = version;
   if (version <= oldest_version_) return;
-  if (writes.size() == 1) {
-    apply_write(tree_, writes[0], version);
+  if (writes.size() == 1 || !tree_.grouping_pays()) {
+    // One write, or a tree in cache (nothing to overlap): each goes straight in, without
+    // apply_grouped's key arrays.
+    for (const Write& w : writes) apply_write(tree_, w, version);
   } else {
     apply_grouped(writes, version);
   }

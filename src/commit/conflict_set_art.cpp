@@ -259,7 +259,7 @@ bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, boo
 
 void ArtTree::write_point(std::string_view key, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
-  upsert<false>(key, v);
+  upsert<false, true>(key, v);
 }
 
 // The paths are fetched together (a grouped lookup), then written one after the other from
@@ -271,7 +271,7 @@ void ArtTree::write_points(const std::string_view* keys, const uint64_t* version
   if (n > 1) prefetch_leaves(keys, n);
   for (int i = 0; i < n; ++i) {
     WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
-    upsert<false>(keys[i], versions[i]);
+    upsert<false, true>(keys[i], versions[i]);
   }
 }
 
@@ -289,10 +289,12 @@ inline Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point,
 // is absent, and raises the bounds on its path on the way down (a slot's bound is raised
 // only once the key is known to go below it: a split leaves the old node its own bound).
 // kPath: path_ keeps the slots from the root down to the entry's own (write_range then
-// refreshes their tails).
-template <bool kPath>
+// refreshes their tails). kNewest: point is >= every version in the tree, so it is the new
+// bound of every slot on the path as it is (a store, not a max).
+template <bool kPath, bool kNewest>
 ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
-  max_version_ = std::max(max_version_, point);
+  auto raise = [point](uint64_t& bound) { bound = kNewest ? point : std::max(bound, point); };
+  raise(max_version_);
   path_.clear();
   Slot* s = &root_;
   // Where the version before the key is, looked for only if the key is new.
@@ -346,16 +348,24 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       next = const_cast<Slot*>(art::child_at(n, byte));
     }
     if (next == nullptr) {
-      Slot fresh = new_leaf(key, depth + 1, point, *trail.before());
       Slot* leaf;
       if (n->type == art::Type::k256) {
-        // Most insertions into a large tree: the byte's own slot, filled without a call.
+        // Most insertions into a large tree: the byte's own slot, filled without a call, and
+        // the version before the key found in this node's bit set unless the key comes first.
         auto* m = static_cast<art::Node256*>(n);
-        m->slots[byte] = fresh;
+        int below = art::highest_below(m->bits, byte);
+        const uint64_t* pred = below >= 0 ? &m->slots[below].tail : trail.before();
+        m->slots[byte] = new_leaf(key, depth + 1, point, *pred);
         m->bits[byte >> 6] |= uint64_t{1} << (byte & 63);
         ++m->count;
         leaf = &m->slots[byte];
+      } else if (n->type == art::Type::k48 && n->count < 48) {  // the same for a Node48
+        auto* m = static_cast<art::Node48*>(n);
+        int below = art::highest_below(m->bits, byte);
+        const uint64_t* pred = below >= 0 ? &m->slots[m->index[below] - 1].tail : trail.before();
+        leaf = art::put_in_node48(m, byte, new_leaf(key, depth + 1, point, *pred));
       } else {
+        Slot fresh = new_leaf(key, depth + 1, point, *trail.before());
         add_child(*s, byte, fresh);
         // The leaf's own slot ends the path (add_child may have moved the node).
         leaf = const_cast<Slot*>(art::child_at(s->child, byte));
@@ -368,12 +378,12 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       }
       break;
     }
-    s->max_point = std::max(s->max_point, point);
+    raise(s->max_point);
     s = next;
     ++depth;
     if (prefetch) prefetch_node(s->child, key, depth);
   }
-  s->max_point = std::max(s->max_point, point);  // a new leaf's slot has it already
+  raise(s->max_point);  // a new leaf's slot has it already
   return found;
 }
 
@@ -465,13 +475,13 @@ void ArtTree::write_range(std::string_view begin, std::optional<std::string_view
   if (end) {
     // Pin the version that covers `end` today, so that keys from `end` on keep it.
     Lookup at_end = lookup(*end);
-    if (!at_end.found) upsert<false>(*end, at_end.before);
+    if (!at_end.found) upsert<false, false>(*end, at_end.before);
   }
   if (root_.child != nullptr) {
     erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
   }
-  Entry at = upsert<true>(begin, v);
+  Entry at = upsert<true, true>(begin, v);
   if (at.node != nullptr) {
     at.node->range = v;
   } else {
@@ -590,6 +600,180 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   }
   bool lo_in = lo_on && lo.size() > e;
   unsigned first = lo_in ? static_cast<uint8_t>(lo[e]) : 0;
+  if (n->type == art::Type::k256) {
+    collect_wide(static_cast<art::Node256*>(n), first, lo_in, e + 1, st);
+  } else if (n->type == art::Type::k48) {
+    collect_wide(static_cast<art::Node48*>(n), first, lo_in, e + 1, st);
+  } else {
+    collect_sorted(n, first, lo_in, e + 1, st);
+  }
+  // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
+  // way; when stopped, it still holds the entry to resume at, so it stays.
+  if (!st.stopped) gc_key_.resize(key_len);
+  if (st.removed != removed) settle(s, false);
+}
+
+namespace {
+
+// The child slot at `byte` of a node with a bit set of its children.
+inline Slot& wide_slot(art::Node256* m, unsigned byte) {
+  return m->slots[byte];
+}
+inline Slot& wide_slot(art::Node48* m, unsigned byte) {
+  return m->slots[m->index[byte] - 1];
+}
+
+// Whether the inline leaf in s is redundant (1) or stays (0), given the range version of the
+// last entry kept before it; moves `pred` on to the leaf's range when it stays. No branch on
+// the outcome: to the branch predictor it is a coin toss.
+inline uint64_t leaf_gone(const Slot& s, uint64_t oldest, uint64_t& pred) {
+  uint64_t point = s.max_point;
+  uint64_t range = s.tail;
+  uint64_t gone = ((point <= oldest) & (pred <= oldest)) | ((point == pred) & (range == pred));
+  pred = gone != 0 ? pred : range;
+  return gone;
+}
+
+// Unlinks the child at `byte` when `gone` is 1, changes nothing when it is 0 (no branch:
+// whether a leaf is redundant is a coin toss to the branch predictor). The caller clears
+// the byte's bit and lowers the count.
+inline void unlink_wide(art::Node256* m, unsigned byte, uint64_t gone) {
+  Slot& c = m->slots[byte];
+  c.child = reinterpret_cast<Node*>(reinterpret_cast<uintptr_t>(c.child) & (gone - 1));
+}
+inline void unlink_wide(art::Node48* m, unsigned byte, uint64_t gone) {
+  unsigned slot = m->index[byte] - 1u;
+  Slot& c = m->slots[slot];
+  c.child = reinterpret_cast<Node*>(reinterpret_cast<uintptr_t>(c.child) & (gone - 1));
+  m->used &= ~(gone << slot);
+  m->index[byte] = static_cast<uint8_t>(m->index[byte] & (gone - 1));
+}
+
+}  // namespace
+
+// collect_in's walk over the children of a Node48 or Node256 from byte `first`, where most
+// entries are: the inline leaves are examined in one loop that keeps the walk's state in
+// registers (GcState is written back only around a call into a child node), and the bits
+// of the leaves it removes are cleared once per word of the bit set.
+template <class Wide>
+void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, GcState& st) {
+  if (lo_in) {  // the child at the cursor's byte, if any, resumes the walk inside it
+    if (art::has_bit(m->bits, first)) {
+      art::Visit v = collect_child(m, first, wide_slot(m, first), depth, true, st);
+      if (v == art::Visit::kStop) return;
+      if (v == art::Visit::kRemove) {
+        unlink_wide(m, first, 1);
+        m->bits[first >> 6] &= ~(uint64_t{1} << (first & 63));
+        --m->count;
+      }
+    }
+    if (first == 255) return;
+    ++first;
+  }
+  const uint64_t oldest = st.oldest;
+  uint64_t pred = st.pred;
+  size_t left = st.budget - st.examined;  // one counter, not two: fewer registers in the loop
+  size_t removed = 0;                     // entries removed since the last flush
+  unsigned unlinked = 0;                  // children of m unlinked since then
+  uint64_t dropped = 0;                   // their bits in word w
+  unsigned w = first >> 6;
+  // GcState and the node's bits and count up to date, before a call or a return.
+  auto flush = [&] {
+    m->bits[w] &= ~dropped;
+    dropped = 0;
+    m->count = static_cast<uint16_t>(m->count - unlinked);
+    unlinked = 0;
+    st.removed += removed;
+    entry_count_ -= removed;
+    removed = 0;
+    st.pred = pred;
+    st.examined = st.budget - left;
+  };
+  uint64_t bits = m->bits[w] & (~uint64_t{0} << (first & 63));
+  for (;;) {
+    while (bits != 0) {
+      unsigned b = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+      bits &= bits - 1;
+      Slot& c = wide_slot(m, b);
+      if (art::is_leaf_word(c.child)) [[likely]] {
+        if (left == 0) {
+          flush();
+          gc_key_.push_back(static_cast<char>(b));
+          append_leaf_bytes(c.child);
+          st.stopped = true;
+          return;
+        }
+        --left;
+        uint64_t gone = leaf_gone(c, oldest, pred);
+        removed += gone;
+        unlinked += static_cast<unsigned>(gone);
+        dropped |= gone << (b & 63);
+        unlink_wide(m, b, gone);
+        continue;
+      }
+      if (int gone = collect_leaves(c, oldest, pred, left); gone >= 0) {
+        // A small node of leaves (two keys that share a byte here), walked in place.
+        removed += static_cast<size_t>(gone);
+        if (c.child == nullptr) {
+          unlink_wide(m, b, 1);
+          dropped |= uint64_t{1} << (b & 63);
+          ++unlinked;
+        }
+        continue;
+      }
+      flush();
+      art::Visit v = collect_child(m, b, c, depth, false, st);
+      if (v == art::Visit::kStop) return;
+      pred = st.pred;
+      left = st.budget - st.examined;
+      if (v == art::Visit::kRemove) {  // its entries were counted inside it
+        unlink_wide(m, b, 1);
+        m->bits[w] &= ~(uint64_t{1} << (b & 63));
+        --m->count;
+      }
+    }
+    if (w == 3) break;
+    flush();
+    bits = m->bits[++w];
+  }
+  flush();
+}
+
+// For collect_wide: when the node in c is a Node4 or Node16 holding only inline leaves and no
+// entry of its own, and the budget covers them all, examines them in place (the kept ones
+// move down over the removed ones), settles the node and returns the entries removed (c.child
+// is null when none is left; the caller takes them off entry_count_); else changes nothing
+// and returns -1.
+int ArtTree::collect_leaves(Slot& c, uint64_t oldest, uint64_t& pred, size_t& left) {
+  Node* n = c.child;
+  if ((n->type != art::Type::k4 && n->type != art::Type::k16) || n->has_entry ||
+      left < n->count) {
+    return -1;
+  }
+  uint8_t* keys = art::sorted_keys(n);
+  Slot* slots = art::sorted_slots(n);
+  int count = n->count;
+  for (int i = 0; i < count; ++i) {
+    if (!art::is_leaf_word(slots[i].child)) return -1;
+  }
+  left -= static_cast<size_t>(count);
+  int kept = 0;
+  for (int i = 0; i < count; ++i) {
+    Slot leaf = slots[i];
+    uint8_t key = keys[i];
+    uint64_t gone = leaf_gone(leaf, oldest, pred);
+    keys[kept] = key;
+    slots[kept] = leaf;
+    kept += static_cast<int>(1 - gone);
+  }
+  if (kept == count) return 0;
+  n->count = static_cast<uint16_t>(kept);
+  settle(c, false);
+  return count - kept;
+}
+
+// collect_in's walk over a Node4's or Node16's children from byte `first`.
+void ArtTree::collect_sorted(Node* n, unsigned first, bool lo_in, size_t depth, GcState& st) {
   art::visit_children(n, first, [&](unsigned at, Slot& c) {
     bool c_lo = lo_in && at == first;
     if (art::is_leaf_word(c.child) && !c_lo) {
@@ -602,12 +786,8 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
       }
       return examine_leaf(c, st) ? art::Visit::kNext : art::Visit::kRemove;
     }
-    return collect_child(n, at, c, e + 1, c_lo, st);
+    return collect_child(n, at, c, depth, c_lo, st);
   });
-  // A stopped walk leaves gc_key_ at the resume point. The node may have lost entries either
-  // way; when stopped, it still holds the entry to resume at, so it stays.
-  if (!st.stopped) gc_key_.resize(key_len);
-  if (st.removed != removed) settle(s, false);
 }
 
 // collect_in's step for a child that is a node (or the leaf at the cursor): out of line, so

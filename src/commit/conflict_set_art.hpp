@@ -217,7 +217,7 @@ class ArtTree {
   uint64_t version_in(std::string_view key) const;
   bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                     std::string_view hi, bool hi_on, uint64_t v) const;
-  template <bool kPath>
+  template <bool kPath, bool kNewest>
   Entry upsert(std::string_view key, uint64_t point);
   art::Node* materialize(const art::Slot& s);
   void inline_if_small(art::Slot& s);
@@ -231,6 +231,10 @@ class ArtTree {
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
                 bool hi_on);
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
+  template <class Wide>
+  void collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, GcState& st);
+  void collect_sorted(art::Node* n, unsigned first, bool lo_in, size_t depth, GcState& st);
+  int collect_leaves(art::Slot& c, uint64_t oldest, uint64_t& pred, size_t& left);
   art::Visit collect_child(art::Node* n, unsigned at, art::Slot& c, size_t depth, bool lo_on,
                            GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
@@ -366,6 +370,17 @@ inline int compare_bytes(const char* a, const uint8_t* b, size_t m) {
     y = load_be(bc, m);
   }
   return (x > y) - (x < y);
+}
+
+// Puts `child` at `byte` into a Node48 that has room and no child there; returns its slot.
+inline Slot* put_in_node48(Node48* m, uint8_t byte, const Slot& child) {
+  auto free = static_cast<unsigned>(__builtin_ctzll(~m->used));
+  m->used |= uint64_t{1} << free;
+  m->slots[free] = child;
+  m->index[byte] = static_cast<uint8_t>(free + 1);
+  m->bits[byte >> 6] |= uint64_t{1} << (byte & 63);
+  ++m->count;
+  return &m->slots[free];
 }
 
 // Index of the highest set bit below `byte` in a 256-bit set, or -1.

@@ -93,12 +93,7 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
       WEASEL_ASSERT(m->count < 48 && m->index[byte] == 0);
-      int i = __builtin_ctzll(~m->used);
-      m->used |= uint64_t{1} << i;
-      m->slots[i] = child;
-      m->index[byte] = static_cast<uint8_t>(i + 1);
-      set_bit(m->bits, byte);
-      ++m->count;
+      art::put_in_node48(m, byte, child);
       break;
     }
     case Type::k256: {
