@@ -318,8 +318,8 @@ inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
 }
 
 inline void leaf_bytes(const Node* word, uint8_t* out) {
-  uint64_t w = reinterpret_cast<uintptr_t>(word);
-  for (size_t i = 0; i < kInlineLeafBytes; ++i) out[i] = static_cast<uint8_t>(w >> (8 * (i + 1)));
+  uint64_t bytes = reinterpret_cast<uintptr_t>(word) >> 8;
+  std::memcpy(out, &bytes, kInlineLeafBytes);  // little-endian, like leaf_word()'s load_le
 }
 
 // A Node0 that stands for the inline leaf in `s`, for code that reads nodes.
