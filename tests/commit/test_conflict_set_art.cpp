@@ -1,7 +1,8 @@
 // Unit tests for cset::ArtTree (src/commit/conflict_set_art.hpp), the radix tree behind
 // ConflictSet: node growth and shrinking across the four layouts, prefix splits and merges,
 // keys that are prefixes of each other, the empty key, long (out-of-line) prefixes, memory
-// given back by collect(), and a randomized comparison with a std::map of boundary entries.
+// given back by collect(), collection slices stopping and resuming inside every layout, and a
+// randomized comparison with a std::map of boundary entries.
 // test_conflict_set.cpp covers the same tree through ConflictSet's semantics.
 
 #include "commit/conflict_set_art.hpp"
@@ -226,25 +227,27 @@ TEST_CASE("art: collect() empties the tree and gives the memory back") {
         empty_bytes + 5 * kHugeChunkBytes + KeyPool::kClasses * KeyPool::kChunkBytes + 4096);
 }
 
-TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
-  ArtTree tree(false);
-  Model model;
-  uint64_t state = 7;
-  auto next = [&] {
+struct Lcg {
+  uint64_t state;
+  uint64_t next() {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     return state >> 33;
-  };
-  auto random_key = [&] {
-    std::string k;
-    size_t len = next() % 6;
-    for (size_t i = 0; i < len; ++i) k.push_back("ab\0c"[next() % 4]);
-    return k;
-  };
+  }
+};
+
+// Random point and range writes, each followed by a collection slice of 0-7 entries (so that
+// slices stop and resume all over the tree), against the model: every answer for read
+// versions >= oldest stays the same. Returns the most nodes of each layout seen at once.
+template <class KeyFn>
+Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
+  ArtTree tree(false);
+  Model model;
+  Counts most{};
   uint64_t v = 0;
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < ops; ++i) {
     std::string k = random_key();
     ++v;
-    if (next() % 4 == 0) {
+    if (rng.next() % 4 == 0) {
       std::string e = random_key();
       if (k < e) {
         tree.write_range(k, e, v);
@@ -255,14 +258,18 @@ TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
       model.write_point(k, v);
     }
     uint64_t oldest = v > 200 ? v - 200 : 0;
-    tree.collect(oldest, next() % 8);
-    if (i % 100 == 0) tree.check_invariants();
+    tree.collect(oldest, rng.next() % 8);
+    if (i % 100 == 0) {
+      tree.check_invariants();
+      Counts now = counts(tree);
+      for (int t = 0; t < 6; ++t) most.n[t] = std::max(most.n[t], now.n[t]);
+    }
     for (int q = 0; q < 4; ++q) {
       std::string p = random_key();
       auto clamp = [&](uint64_t x) { return std::max(x, oldest); };
       CHECK(clamp(tree.version_at(p)) == clamp(model.version_at(p)));
       std::string e = random_key();
-      uint64_t rv = oldest + next() % 300;
+      uint64_t rv = oldest + rng.next() % 300;
       // As ConflictSet asks: a removed entry's version may live on in its predecessor's
       // range, which the version at the range's first key then shows.
       auto tree_hit = [&](std::optional<std::string> end) {
@@ -275,6 +282,45 @@ TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
       CHECK(tree_hit(std::nullopt) == model_hit(std::nullopt));
     }
   }
+  tree.check_invariants();
+  return most;
+}
+
+TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
+  Lcg rng{7};
+  // Short keys over a 4-letter alphabet: deep paths of Node4s, keys that are prefixes of
+  // each other.
+  collect_against_model(
+      rng,
+      [&] {
+        std::string k;
+        size_t len = rng.next() % 6;
+        for (size_t i = 0; i < len; ++i) k.push_back("ab\0c"[rng.next() % 4]);
+        return k;
+      },
+      3000);
+}
+
+TEST_CASE("art: collect() over Node48s and Node256s of leaves keeps every answer") {
+  Lcg rng{11};
+  // "w" and up to 3 bytes of any value: a Node256 whose children are mostly inline leaves,
+  // and Node4s of leaves where keys share a byte (collection walks both in place); "n" and
+  // bytes of 40 values: the same below a Node48.
+  Counts most = collect_against_model(
+      rng,
+      [&] {
+        bool wide = rng.next() % 2 == 0;
+        std::string k = wide ? "w" : "n";
+        size_t len = 1 + rng.next() % 3;
+        for (size_t i = 0; i < len; ++i) {
+          k.push_back(static_cast<char>(wide ? rng.next() % 256 : rng.next() % 40));
+        }
+        return k;
+      },
+      20000);
+  CHECK(most.n[static_cast<int>(art::Type::k256)] >= 1);
+  CHECK(most.n[static_cast<int>(art::Type::k48)] >= 1);
+  CHECK(most.n[static_cast<int>(art::Type::k4)] >= 10);
 }
 
 // Keys that are prefixes of each other make one level per byte: paths far deeper than the
