@@ -700,19 +700,21 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
   const bool ahead = grouping_pays();  // fetch the next child node while in this one
   uint64_t pred = st.pred;
   size_t left = st.budget - st.examined;  // one counter, not two: fewer registers in the loop
-  size_t removed = 0;                     // entries removed since the last flush
-  unsigned unlinked = 0;                  // children of m unlinked since then
-  uint64_t dropped = 0;                   // their bits in word w
+  size_t removed = 0;                     // leaves removed from m since the last flush
+  size_t nested = 0;                      // entries removed below m since then
+  unsigned emptied = 0;                   // nodes below m that went with them
+  uint64_t dropped = 0;                   // the bits of the children m lost, in word w
   unsigned w = first >> 6;
   // GcState and the node's bits and count up to date, before a call or a return.
   auto flush = [&] {
     m->bits[w] &= ~dropped;
     dropped = 0;
-    m->count = static_cast<uint16_t>(m->count - unlinked);
-    unlinked = 0;
-    st.removed += removed;
-    entry_count_ -= removed;
+    m->count = static_cast<uint16_t>(m->count - removed - emptied);
+    st.removed += removed + nested;
+    entry_count_ -= removed + nested;
     removed = 0;
+    nested = 0;
+    emptied = 0;
     st.pred = pred;
     st.examined = st.budget - left;
   };
@@ -733,7 +735,6 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
         --left;
         uint64_t gone = leaf_gone(c, oldest, pred);
         removed += gone;
-        unlinked += static_cast<unsigned>(gone);
         dropped |= gone << (b & 63);
         unlink_wide(m, b, gone);
         continue;
@@ -743,11 +744,11 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
       }
       if (int gone = collect_leaves(c, oldest, pred, left); gone >= 0) {
         // A small node of leaves (two keys that share a byte here), walked in place.
-        removed += static_cast<size_t>(gone);
+        nested += static_cast<size_t>(gone);
         if (c.child == nullptr) {
           unlink_wide(m, b, 1);
           dropped |= uint64_t{1} << (b & 63);
-          ++unlinked;
+          ++emptied;
         }
         continue;
       }
