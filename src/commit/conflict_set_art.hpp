@@ -211,7 +211,7 @@ class ArtTree {
     size_t removed;
   };
 
-  // Queries (conflict_set_art.cpp).
+  // Queries and writes (conflict_set_art.cpp).
   Lookup lookup(std::string_view key) const;
   template <bool kPrefetch>
   uint64_t version_in(std::string_view key) const;
@@ -230,6 +230,9 @@ class ArtTree {
   art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
                 bool hi_on);
+  void refresh_tails();
+
+  // Collection (conflict_set_art_collect.cpp).
   void collect_in(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   template <class Wide>
   void collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, GcState& st);
@@ -240,7 +243,6 @@ class ArtTree {
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
   bool examine_leaf(art::Slot& s, GcState& st);
   void append_leaf_bytes(const art::Node* word);
-  void refresh_tails();
 
   // Nodes (conflict_set_art_nodes.cpp).
   art::Node* make_node(art::Type type);
