@@ -44,7 +44,8 @@ void MemTable::add(SequenceNumber sequence, ValueType type, std::string_view key
   WEASEL_ASSERT(key.size() + kTrailerBytes <= UINT32_MAX && value.size() <= UINT32_MAX);
   size_t ikey_bytes = key.size() + kTrailerBytes;
   size_t bytes = varint_bytes(ikey_bytes) + ikey_bytes + varint_bytes(value.size()) + value.size();
-  char* entry = static_cast<char*>(arena_.allocate(bytes, 1));
+  Table& table = type == ValueType::kRangeDeletion ? tombstones_ : points_;
+  char* entry = table.allocate_entry(bytes);
   char* p = put_varint(entry, ikey_bytes);
   if (!key.empty()) std::memcpy(p, key.data(), key.size());  // data() may be null
   p += key.size();
@@ -53,11 +54,10 @@ void MemTable::add(SequenceNumber sequence, ValueType type, std::string_view key
   p = put_varint(p, value.size());
   if (!value.empty()) std::memcpy(p, value.data(), value.size());
   WEASEL_ASSERT(p + value.size() == entry + bytes);
+  table.insert(entry);
   if (type == ValueType::kRangeDeletion) {
-    tombstones_.insert(entry);
     tombstone_count_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    points_.insert(entry);
     entry_count_.fetch_add(1, std::memory_order_relaxed);
   }
   memory_bytes_.store(arena_.bytes_used(), std::memory_order_relaxed);

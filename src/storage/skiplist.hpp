@@ -1,18 +1,24 @@
 #pragma once
-// SkipList: the memtable's ordered index (LevelDB's design). Entries are pointers to bytes
-// the caller allocated in the same arena; the list never removes anything.
+// SkipList: the memtable's ordered index (LevelDB's design, with RocksDB's inline nodes).
+// Each entry's bytes live in the same allocation as its node, right after the node's links,
+// so visiting a node during a search reads its link and the start of its key from adjacent
+// memory: one cache miss per node where a pointer to a separate entry cost two. The list
+// never removes anything.
 //
 // Contract
-// - One writer at a time calls insert() (the DB serializes writers); any number of readers
-//   may search and iterate concurrently, without locks. A reader sees a prefix of the
-//   insertions in the writer's order, each one whole: nodes are published with release
+// - allocate_entry(bytes) returns room for one entry (its node comes with it); the caller
+//   fills it, then passes the same pointer to insert() before allocating the next one. An
+//   allocated entry that is never inserted only wastes its arena bytes.
+// - One writer at a time allocates and inserts (the DB serializes writers); any number of
+//   readers may search and iterate concurrently, without locks. A reader sees a prefix of
+//   the insertions in the writer's order, each one whole: nodes are published with release
 //   stores after they are fully built, and read with acquire loads.
 // - insert() of an entry equal to one already present is a bug (asserted): internal keys are
 //   unique because each write has its own sequence number.
 // - Heights come from a fixed-seed generator, so runs are reproducible.
 //
-// Ownership: nodes live in the borrowed MemTableArena (which must outlive the list) and die with it;
-// entries are borrowed too.
+// Ownership: nodes and their entries live in the borrowed MemTableArena (which must outlive
+// the list) and die with it.
 // Comparator: `Key decode(const char* entry) const` (the searched entry, decoded once per
 // search rather than once per comparison) and `int compare(const char* entry, const Key& key)
 // const` (<0, 0, >0 as entry orders before, equal to, after key).
@@ -35,18 +41,31 @@ class SkipList {
   static constexpr int kMaxHeight = 12;
 
   SkipList(Comparator compare, MemTableArena* arena)
-      : compare_(compare), arena_(arena), head_(new_node(nullptr, kMaxHeight)) {
+      : compare_(compare), arena_(arena), head_(new_node(kMaxHeight, 0)) {
     for (int i = 0; i < kMaxHeight; ++i) head_->set_next(i, nullptr);
   }
   SkipList(const SkipList&) = delete;
   SkipList& operator=(const SkipList&) = delete;
 
+  // Room for an entry of `bytes` bytes, in the node insert() will link.
+  char* allocate_entry(size_t bytes) {
+    int height = random_height();
+    Node* node = new_node(height, bytes);
+    // Until insert() links it, the level-0 link holds the height (RocksDB's trick): no
+    // field of its own for a value needed once.
+    node->set_next_relaxed(0, reinterpret_cast<Node*>(static_cast<uintptr_t>(height)));
+    return node->entry();
+  }
+
+  // Links an entry from allocate_entry(), filled in by the caller.
   void insert(const char* entry) {
+    Node* node = Node::of(entry);
+    int height = static_cast<int>(reinterpret_cast<uintptr_t>(node->next_relaxed(0)));
+    WEASEL_ASSERT(height >= 1 && height <= kMaxHeight);
     Node* prev[kMaxHeight];
     auto key = compare_.decode(entry);
     Node* x = find_greater_or_equal(key, prev);
-    WEASEL_ASSERT(x == nullptr || compare_.compare(x->entry, key) != 0);
-    int height = random_height();
+    WEASEL_ASSERT(x == nullptr || compare_.compare(x->entry(), key) != 0);
     int max_height = max_height_.load(std::memory_order_relaxed);
     if (height > max_height) {
       for (int i = max_height; i < height; ++i) prev[i] = head_;
@@ -54,7 +73,6 @@ class SkipList {
       // the new levels, which simply send them one level down.
       max_height_.store(height, std::memory_order_relaxed);
     }
-    Node* node = new_node(entry, height);
     for (int i = 0; i < height; ++i) {
       node->set_next_relaxed(i, prev[i]->next_relaxed(i));
       prev[i]->set_next(i, node);  // publishes the fully built node
@@ -64,7 +82,7 @@ class SkipList {
   bool contains(const char* entry) const {
     auto key = compare_.decode(entry);
     Node* x = find_greater_or_equal(key, nullptr);
-    return x != nullptr && compare_.compare(x->entry, key) == 0;
+    return x != nullptr && compare_.compare(x->entry(), key) == 0;
   }
 
   class Iterator {
@@ -73,7 +91,7 @@ class SkipList {
     bool valid() const { return node_ != nullptr; }
     const char* entry() const {
       WEASEL_ASSERT(valid());
-      return node_->entry;
+      return node_->entry();
     }
     void next() {
       WEASEL_ASSERT(valid());
@@ -81,7 +99,7 @@ class SkipList {
     }
     void prev() {
       WEASEL_ASSERT(valid());
-      node_ = list_->find_less_than(list_->compare_.decode(node_->entry));
+      node_ = list_->find_less_than(list_->compare_.decode(node_->entry()));
       if (node_ == list_->head_) node_ = nullptr;
     }
     void seek(const char* target) {
@@ -99,25 +117,29 @@ class SkipList {
   };
 
  private:
-  // A node is its entry pointer followed by `height` links in the same allocation.
+  // A node is `height` links stored downwards from its address (level 0 right below it),
+  // followed at its address by the entry's bytes. A Node* is never dereferenced as an
+  // object: it names that boundary.
   struct Node {
-    const char* entry;
+    static Node* of(const char* entry) {
+      return reinterpret_cast<Node*>(const_cast<char*>(entry));
+    }
+    char* entry() const { return reinterpret_cast<char*>(const_cast<Node*>(this)); }
 
     std::atomic<Node*>* link(int level) const {
-      auto* links = reinterpret_cast<std::atomic<Node*>*>(const_cast<Node*>(this) + 1);
-      return links + level;
+      return reinterpret_cast<std::atomic<Node*>*>(const_cast<Node*>(this)) - 1 - level;
     }
     Node* next(int level) const { return link(level)->load(std::memory_order_acquire); }
     void set_next(int level, Node* n) { link(level)->store(n, std::memory_order_release); }
     Node* next_relaxed(int level) const { return link(level)->load(std::memory_order_relaxed); }
     void set_next_relaxed(int level, Node* n) { link(level)->store(n, std::memory_order_relaxed); }
   };
-  static_assert(sizeof(Node) % alignof(std::atomic<Node*>) == 0);
 
-  Node* new_node(const char* entry, int height) {
-    size_t bytes = sizeof(Node) + sizeof(std::atomic<Node*>) * static_cast<size_t>(height);
-    void* memory = arena_->allocate(bytes, alignof(std::atomic<Node*>));
-    Node* node = ::new (memory) Node{entry};
+  Node* new_node(int height, size_t entry_bytes) {
+    size_t link_bytes = sizeof(std::atomic<Node*>) * static_cast<size_t>(height);
+    char* memory = static_cast<char*>(
+        arena_->allocate(link_bytes + entry_bytes, alignof(std::atomic<Node*>)));
+    Node* node = Node::of(memory + link_bytes);
     for (int i = 0; i < height; ++i) ::new (node->link(i)) std::atomic<Node*>(nullptr);
     return node;
   }
@@ -145,7 +167,7 @@ class SkipList {
     Node* known_not_before = nullptr;  // a node already found >= key: no need to compare again
     while (true) {
       Node* next = x->next(level);
-      if (next != nullptr && next != known_not_before && compare_.compare(next->entry, key) < 0) {
+      if (next != nullptr && next != known_not_before && compare_.compare(next->entry(), key) < 0) {
         x = next;
       } else {
         known_not_before = next;
@@ -162,7 +184,7 @@ class SkipList {
     int level = max_height_.load(std::memory_order_relaxed) - 1;
     while (true) {
       Node* next = x->next(level);
-      if (next != nullptr && compare_.compare(next->entry, key) < 0) {
+      if (next != nullptr && compare_.compare(next->entry(), key) < 0) {
         x = next;
       } else {
         if (level == 0) return x;
