@@ -141,9 +141,9 @@ class DBIterator final : public Iterator {
     for (; iter_->valid(); iter_->next()) {
       ParsedInternalKey k;
       if (!parse(&k)) return;
-      if (upper_ && k.user_key >= *upper_) return;
+      if (upper_ && compare_user_keys(k.user_key, *upper_) >= 0) return;
       if (k.sequence > sequence_) continue;
-      if (skipping && k.user_key <= saved_key_) continue;
+      if (skipping && compare_user_keys(k.user_key, saved_key_) <= 0) continue;
       if (visible_type(k) == ValueType::kDeletion) {
         saved_key_.assign(k.user_key);
         skipping = true;
@@ -162,9 +162,11 @@ class DBIterator final : public Iterator {
     for (; iter_->valid(); iter_->prev()) {
       ParsedInternalKey k;
       if (!parse(&k)) return;
-      if (lower_ && k.user_key < *lower_) break;
+      if (lower_ && compare_user_keys(k.user_key, *lower_) < 0) break;
       if (k.sequence > sequence_) continue;
-      if (type != ValueType::kDeletion && k.user_key < saved_key_) break;  // found one
+      if (type != ValueType::kDeletion && compare_user_keys(k.user_key, saved_key_) < 0) {
+        break;  // found one
+      }
       type = visible_type(k);
       if (type == ValueType::kDeletion) {
         saved_key_.clear();
