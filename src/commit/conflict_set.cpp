@@ -74,7 +74,9 @@ int add_keys(const ConflictSet::Write& w, std::string_view* keys, int n) {
 
 ConflictSet::ConflictSet(uint64_t oldest_version) : oldest_version_(oldest_version) {}
 
-ConflictSet::Result ConflictSet::check_one(const Read& r) const {
+// Out of line: inlined into check()'s loop of point lookups, its range work would crowd
+// that loop's registers.
+[[gnu::noinline]] ConflictSet::Result ConflictSet::check_one(const Read& r) const {
   if (r.read_version < oldest_version_) return Result::kTooOld;
   return conflicts_in(tree_, r) ? Result::kConflict : Result::kCommit;
 }

@@ -15,18 +15,6 @@ namespace {
 
 constexpr uint64_t kZero = 0;
 
-// The lines a search of `n` reads, asked for at once rather than one after the other as the
-// search reaches them: the header, the line after it (a sorted node's bytes, Node48's and
-// Node256's bit sets), and a guess at Node48's index entry for the next key byte (exact when
-// the node has no prefix; elsewhere a harmless extra line).
-inline void prefetch_node(const Node* n, std::string_view key, size_t depth) {
-  if (art::is_leaf_word(n)) return;  // the answer is in the slot
-  const char* p = reinterpret_cast<const char*>(n);
-  __builtin_prefetch(p);
-  __builtin_prefetch(p + 64);
-  if (depth < key.size()) __builtin_prefetch(p + 96 + static_cast<uint8_t>(key[depth]));
-}
-
 // Every line a write's step through `n` may read or change, asked for before its type is
 // known (the header says, a miss later): prefetch_node()'s, the slot a Node256 holds for
 // the next key byte, and the whole of a Node16 (its slots, which an insertion shifts). In a
@@ -148,37 +136,8 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
   }
 }
 
-uint64_t ArtTree::version_at(std::string_view key) const {
-  return !grouping_pays() ? version_in<false>(key) : version_in<true>(key);
-}
-
-// The predecessor's version is looked for only when the key is absent (half the reads hit an
-// entry); prefetches pay only in a tree larger than the cache.
-template <bool kPrefetch>
-uint64_t ArtTree::version_in(std::string_view key) const {
-  const Slot* s = &root_;
-  if (s->child == nullptr) return 0;
-  art::Trail trail;
-  size_t depth = 0;
-  for (;;) {
-    const Node* n = s->child;
-    if (art::is_leaf_word(n)) {
-      int c = art::compare_leaf(key, depth, n);
-      return c == 0 ? s->max_point : c > 0 ? s->tail : *trail.before();
-    }
-    if (n->prefix_len != 0) {  // most inner nodes have none
-      int c = art::compare_prefix(key, depth, n);
-      if (c != 0) return c > 0 ? s->tail : *trail.before();
-      depth += n->prefix_len;
-    }
-    if (depth == key.size()) return n->has_entry ? n->point : *trail.before();
-    auto byte = static_cast<uint8_t>(key[depth]);
-    trail.push(n, byte);
-    s = art::child_at(n, byte);
-    if (s == nullptr) return *trail.before();
-    ++depth;
-    if constexpr (kPrefetch) prefetch_node(s->child, key, depth);
-  }
+uint64_t ArtTree::version_far(std::string_view key) const {
+  return version_in<true>(key);
 }
 
 // Every key takes one step in turn, in two passes per round: search every node and request
@@ -216,7 +175,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
     for (int j = 0; j < m; ++j) {
       Descent& di = d[live[j]];
       di.node = di.slot->child;
-      prefetch_node(di.node, keys[live[j]], di.depth);
+      art::prefetch_node(di.node, keys[live[j]], di.depth);
     }
   }
   for (int i = 0; i < n; ++i) out[i] = *answers[i];
