@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,43 @@ TEST_CASE("block: every restart interval walks, seeks and steps back exactly") {
     it->seek(ikey("", 1));
     REQUIRE(it->valid());
     CHECK(it->key() == entries.front().first);
+  }
+}
+
+TEST_CASE("block: seeks by restart key ranks land where a scan does") {
+  // Keys over a shared stem from a small alphabet, so that restart keys tie on their ranks,
+  // end inside the stem, or do not share it; blocks of up to 32 restarts are ranked.
+  std::mt19937_64 rng(21);
+  for (int round = 0; round < 60; ++round) {
+    std::string stem(rng() % 20, 'm');
+    std::set<std::string> users;
+    size_t n = 1 + rng() % 120;
+    while (users.size() < n) {
+      std::string u = rng() % 10 == 0 ? std::string(1, static_cast<char>('a' + rng() % 26)) : stem;
+      for (size_t j = rng() % 12; j > 0; --j) u.push_back(static_cast<char>('a' + rng() % 3));
+      users.insert(u);
+    }
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (const std::string& u : users) entries.emplace_back(ikey(u, 7), "v");
+    uint32_t interval = 1 + static_cast<uint32_t>(rng() % 6);
+    auto block = build(entries, interval);
+    BlockIter it(*block);
+    for (int probe = 0; probe < 100; ++probe) {
+      std::string u = rng() % 2 == 0 ? stem.substr(0, rng() % (stem.size() + 1)) : stem;
+      for (size_t j = rng() % 13; j > 0; --j) u.push_back(static_cast<char>('a' - 1 + rng() % 5));
+      std::string target = ikey(u, rng() % 10);
+      auto expected = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+        return compare_internal_keys(e.first, target) >= 0;
+      });
+      it.seek(target);
+      if (expected == entries.end()) {
+        CHECK_FALSE(it.valid());
+      } else {
+        REQUIRE(it.valid());
+        CHECK(it.key() == expected->first);
+      }
+    }
+    CHECK(it.status().ok());
   }
 }
 
