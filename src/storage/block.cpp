@@ -1,6 +1,7 @@
 #include "storage/block.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "core/assert.hpp"
@@ -37,11 +38,55 @@ Result<std::shared_ptr<const Block>> Block::parse(BlockBytes bytes) {
     }
   }
   if (restarts_offset == 0 && count != 1) return Status::corruption("block: bad empty block");
-  return std::shared_ptr<const Block>(new Block(std::move(bytes), restarts_offset, count));
+  std::shared_ptr<Block> block(new Block(std::move(bytes), restarts_offset, count));
+  block->rank_restarts();
+  return std::shared_ptr<const Block>(std::move(block));
+}
+
+void Block::rank_restarts() {
+  if (restart_count_ > kMaxRanked || restarts_offset_ == 0) return;
+  const char* data = contents_.data.get();
+  const char* end = data + restarts_offset_;
+  std::string_view keys[kMaxRanked];
+  for (uint32_t i = 0; i < restart_count_; ++i) {
+    uint32_t shared = 0, non_shared = 0, value_bytes = 0;
+    const char* p = decode_varint32(data + decode_fixed32(end + 4 * size_t{i}), end, &shared);
+    if (p != nullptr) p = decode_varint32(p, end, &non_shared);
+    if (p != nullptr) p = decode_varint32(p, end, &value_bytes);
+    if (p == nullptr || shared != 0 || non_shared < kTrailerBytes ||
+        non_shared > static_cast<size_t>(end - p)) {
+      return;
+    }
+    keys[i] = std::string_view(p, non_shared - kTrailerBytes);
+  }
+  std::string_view first = keys[0];
+  std::string_view last = keys[restart_count_ - 1];
+  size_t common = 0;
+  size_t limit = std::min({first.size(), last.size(), kMaxCommonBytes});
+  while (common < limit && first[common] == last[common]) ++common;
+  common_size_ = static_cast<uint8_t>(common);
+  if (common > 0) std::memcpy(common_, first.data(), common);
+  for (uint32_t i = 0; i < restart_count_; ++i) ranks_[i] = rank(keys[i]);
+  ranked_ = true;
+}
+
+uint64_t Block::rank(std::string_view user_key) const {
+  size_t skip = common_size_;
+  if (skip > 0) {
+    int c = std::memcmp(user_key.data(), common_, std::min(skip, user_key.size()));
+    if (c < 0 || (c == 0 && user_key.size() < skip)) return 0;
+    if (c > 0) return UINT64_MAX;
+  }
+  size_t available = user_key.size() - skip;
+  uint64_t raw = 0;
+  std::memcpy(&raw, user_key.data() + skip, std::min(available, sizeof(raw)));
+  if constexpr (std::endian::native == std::endian::little) raw = __builtin_bswap64(raw);
+  return raw;
 }
 
 BlockIter::BlockIter(const Block& block)
-    : data_(block.contents_.data.get()),
+    : block_(&block),
+      data_(block.contents_.data.get()),
       limit_(block.restarts_offset_),
       restart_count_(block.restart_count_),
       current_(limit_),
@@ -94,8 +139,37 @@ void BlockIter::prev() {
   }
 }
 
+bool BlockIter::count_restarts_before(std::string_view target, uint32_t* count) {
+  uint64_t r = block_->rank(extract_user_key(target));
+  const uint64_t* ranks = block_->ranks_;
+  uint32_t lo = 0;
+  while (lo < restart_count_ && ranks[lo] < r) ++lo;  // a handful of integers in one line
+  uint32_t hi = lo;
+  while (hi < restart_count_ && ranks[hi] == r) ++hi;
+  while (lo < hi) {  // ties: whole keys
+    uint32_t mid = lo + (hi - lo) / 2;
+    std::string_view mid_key;
+    if (!restart_key(mid, &mid_key)) return false;
+    if (compare_internal_keys(mid_key, target) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  *count = lo;
+  return true;
+}
+
 void BlockIter::seek(std::string_view target) {
   status_ = {};
+  if (block_->ranked_ && target.size() >= kTrailerBytes) {
+    uint32_t before = 0;
+    if (!count_restarts_before(target, &before)) return;
+    seek_to_restart(before == 0 ? 0 : before - 1);
+    while (parse_next() && compare_internal_keys({key_, key_size_}, target) < 0) {
+    }
+    return;
+  }
   // The last restart point whose key is < target; entries before it are all smaller.
   uint32_t left = 0;
   uint32_t right = restart_count_ - 1;

@@ -1,6 +1,14 @@
 #include "storage/block_cache.hpp"
 
+#include "core/assert.hpp"
+
 namespace weaseldb::storage {
+
+static_assert(BlockCache::kShards == 16, "shard_of() takes the hash's top 4 bits");
+
+namespace {
+constexpr size_t kMinSlots = 16;
+}  // namespace
 
 BlockCache::BlockCache(size_t capacity_bytes) : shard_capacity_(capacity_bytes / kShards) {}
 
@@ -9,40 +17,110 @@ uint64_t BlockCache::next_table_id() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+uint64_t BlockCache::hash(uint64_t table_id, uint64_t offset) {
+  uint64_t h = (table_id * 0x9E3779B97F4A7C15ULL) ^ (offset * 0xC2B2AE3D27D4EB4FULL);
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  return h ^ (h >> 32);
+}
+
+// The slot holding the key, or slots.size() when it is not there.
+size_t BlockCache::find(const Shard& shard, uint64_t h, uint64_t table_id, uint64_t offset) {
+  size_t n = shard.slots.size();
+  if (n == 0) return 0;
+  size_t mask = n - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& slot = shard.slots[i];
+    if (slot.table_id == 0) return n;
+    if (slot.table_id == table_id && slot.offset == offset) return i;
+  }
+}
+
 std::shared_ptr<const Block> BlockCache::lookup(uint64_t table_id, uint64_t offset) {
-  Key key{table_id, offset};
-  Shard& shard = shard_of(key);
+  uint64_t h = hash(table_id, offset);
+  Shard& shard = shard_of(h);
   std::lock_guard lock(shard.mu);
-  auto it = shard.index.find(key);
-  if (it == shard.index.end()) {
+  size_t i = find(shard, h, table_id, offset);
+  if (i == shard.slots.size()) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
-  return it->second->block;
+  shard.slots[i].referenced = true;
+  return shard.slots[i].block;
+}
+
+void BlockCache::place(Shard& shard, Slot slot) {
+  size_t mask = shard.slots.size() - 1;
+  size_t i = hash(slot.table_id, slot.offset) & mask;
+  while (shard.slots[i].table_id != 0) i = (i + 1) & mask;
+  shard.slots[i] = std::move(slot);
+}
+
+void BlockCache::grow(Shard& shard) {
+  std::vector<Slot> old = std::move(shard.slots);
+  shard.slots = std::vector<Slot>(std::max(kMinSlots, old.size() * 2));
+  for (Slot& slot : old) {
+    if (slot.table_id != 0) place(shard, std::move(slot));
+  }
+  shard.hand = 0;
+}
+
+// Empties slot i and shifts later entries of its probe run back, so that no lookup stops
+// early at the hole (no tombstones).
+void BlockCache::erase_at(Shard& shard, size_t i) {
+  size_t mask = shard.slots.size() - 1;
+  shard.slots[i] = Slot{};
+  --shard.count;
+  for (size_t j = (i + 1) & mask; shard.slots[j].table_id != 0; j = (j + 1) & mask) {
+    size_t home = hash(shard.slots[j].table_id, shard.slots[j].offset) & mask;
+    // The entry at j may move to the hole at i unless its home lies cyclically in (i, j].
+    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!stays) {
+      shard.slots[i] = std::move(shard.slots[j]);
+      shard.slots[j] = Slot{};
+      i = j;
+    }
+  }
+}
+
+void BlockCache::evict(Shard& shard, size_t limit) {
+  size_t mask = shard.slots.size() - 1;
+  // Each step clears a referenced bit or evicts, so two sweeps evict at least one entry.
+  while (shard.usage > limit) {
+    WEASEL_ASSERT(shard.count > 0);
+    Slot& slot = shard.slots[shard.hand];
+    if (slot.table_id == 0) {
+      shard.hand = (shard.hand + 1) & mask;
+    } else if (slot.referenced) {
+      slot.referenced = false;
+      shard.hand = (shard.hand + 1) & mask;
+    } else {
+      shard.usage -= slot.block->size();
+      erase_at(shard, shard.hand);  // the hand stays: an entry may have moved into its slot
+    }
+  }
 }
 
 void BlockCache::insert(uint64_t table_id, uint64_t offset, std::shared_ptr<const Block> block) {
-  Key key{table_id, offset};
-  Shard& shard = shard_of(key);
+  WEASEL_ASSERT(table_id != 0);
   size_t charge = block->size();
   if (charge > shard_capacity_) return;  // would evict everything and still not fit
+  uint64_t h = hash(table_id, offset);
+  Shard& shard = shard_of(h);
   std::lock_guard lock(shard.mu);
-  auto found = shard.index.find(key);
-  if (found != shard.index.end()) {  // a racing reader inserted it first
-    shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
+  size_t found = find(shard, h, table_id, offset);
+  if (found != shard.slots.size()) {  // a racing reader inserted it first
+    shard.slots[found].referenced = true;
     return;
   }
-  shard.lru.push_front({key, std::move(block)});
-  shard.index.emplace(key, shard.lru.begin());
+  // Room first, so that the sweep cannot take the new block: a block just read gets its
+  // chance to be hit before the hand comes round.
+  evict(shard, shard_capacity_ - charge);
+  if ((shard.count + 1) * 2 > shard.slots.size()) grow(shard);
+  place(shard, Slot{table_id, offset, std::move(block), false});
+  ++shard.count;
   shard.usage += charge;
-  while (shard.usage > shard_capacity_) {
-    Entry& victim = shard.lru.back();
-    shard.usage -= victim.block->size();
-    shard.index.erase(victim.key);
-    shard.lru.pop_back();
-  }
 }
 
 size_t BlockCache::usage_bytes() const {

@@ -1,25 +1,29 @@
 #pragma once
-// BlockCache: a sharded LRU cache of parsed, uncompressed SSTable blocks, shared by every
-// table of a DB (Options::block_cache_bytes), so hot blocks skip the read, the checksum and
-// the decompression.
+// BlockCache: a sharded cache of parsed, uncompressed SSTable blocks, shared by every table
+// of a DB (Options::block_cache_bytes), so hot blocks skip the read, the checksum and the
+// decompression.
 //
 // Contract
-// - Keys are (table id, block offset); table ids come from next_table_id() and are never
-//   reused within the process, so a deleted table's blocks can never be served for another.
-// - The charge of an entry is its block's size; each shard evicts least recently used
-//   entries past capacity / kShards. A block handed out stays valid after eviction (shared).
+// - Keys are (table id, block offset); table ids come from next_table_id() (never 0) and are
+//   never reused within the process, so a deleted table's blocks can never be served for
+//   another.
+// - The charge of an entry is its block's size; each shard evicts past capacity / kShards
+//   with the CLOCK policy (an approximation of least recently used): a hit only sets the
+//   entry's referenced bit, and eviction sweeps a hand over the entries, sparing (and
+//   clearing) referenced ones. A hit under LRU moved a list node, which touched two more
+//   cold nodes per lookup. A block handed out stays valid after eviction (shared).
 // - Thread-safe: a mutex per shard.
 // - hits()/misses() count lookups, for Statistics.
 //
 // Ownership: the cache shares ownership of the blocks it holds.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 #include "storage/block.hpp"
 
@@ -41,28 +45,30 @@ class BlockCache {
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
-  struct Key {
-    uint64_t table_id;
-    uint64_t offset;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return static_cast<size_t>((k.table_id * 0x9E3779B97F4A7C15ULL) ^ k.offset);
-    }
-  };
-  struct Entry {
-    Key key;
+  // An open-addressing table with linear probing, at most half full, so a lookup usually
+  // reads one slot; the CLOCK hand sweeps the same array.
+  struct Slot {
+    uint64_t table_id = 0;  // 0: empty
+    uint64_t offset = 0;
     std::shared_ptr<const Block> block;
+    bool referenced = false;
   };
   struct Shard {
     std::mutex mu;
-    std::list<Entry> lru;  // most recently used first
-    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+    std::vector<Slot> slots;  // a power of two in size, or empty
+    size_t count = 0;
+    size_t hand = 0;
     size_t usage = 0;
   };
 
-  Shard& shard_of(const Key& k) { return shards_[KeyHash{}(k) % kShards]; }
+  static uint64_t hash(uint64_t table_id, uint64_t offset);
+  Shard& shard_of(uint64_t h) { return shards_[h >> 60]; }
+  static size_t find(const Shard& shard, uint64_t h, uint64_t table_id, uint64_t offset);
+  static void grow(Shard& shard);
+  static void place(Shard& shard, Slot slot);
+  static void erase_at(Shard& shard, size_t i);
+  // Evicts until the shard's usage is at most `limit`.
+  void evict(Shard& shard, size_t limit);
 
   size_t shard_capacity_;
   std::array<Shard, kShards> shards_;

@@ -3,11 +3,17 @@
 // filters): a get() for a key the table does not hold skips its data blocks ~99% of the time
 // at 10 bits per key.
 //
-// Format: bit array (whole bytes) | uint8 tag. Two probing schemes, told apart by the tag:
-// - tag & 0x80 (written now): probe_count = tag & 0x7f; h = XXH3-64(user key) folded to 32
+// Format: bit array (whole bytes) | uint8 tag. Three probing schemes, told apart by the tag:
+// - tag & 0xc0 == 0xc0 (written now): blocked. probe_count = tag & 0x3f; the bit array is
+//   whole 64-byte lines; h = XXH3-64(user key) folded to 32 bits; every probe of a key is in
+//   line h * line_count / 2^32, so a lookup touches one cache line instead of one per probe;
+//   with p_0 = h * 0x9E3779B9 and p_{i+1} = p_i * 0x9E3779B9 (mod 2^32), probe i is bit
+//   p_i >> 23 of that line. Filters written before it answer "maybe" to readers that
+//   predate it (their probe count reads as 64 or more: unknown).
+// - tag & 0xc0 == 0x80 (written before): probe_count = tag & 0x7f; h = XXH3-64(user key) folded to 32
 //   bits, delta = h rotated right by 17; probe i sets bit ((h + i * delta) mod 2^32) *
 //   bit_count / 2^32 (a multiply, no division; LevelDB's double hashing). bit_count < 2^32.
-// - otherwise (written before): probe_count = tag; h1 = low, h2 = high 32 bits of XXH3-64,
+// - otherwise (written before that): probe_count = tag; h1 = low, h2 = high 32 bits of XXH3-64,
 //   forced odd; probe i is bit (h1 + i * h2) mod bit_count.
 //
 // Contract

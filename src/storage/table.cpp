@@ -1,5 +1,6 @@
 #include "storage/table.hpp"
 
+#include <cstring>
 #include <optional>
 
 #include "core/assert.hpp"
@@ -71,11 +72,19 @@ Status Table::load_metadata(const RandomAccessFile& file, const Footer& footer) 
   if (!index.ok()) return index.status();
   Result<std::shared_ptr<const Block>> parsed = Block::parse(std::move(index).value());
   if (!parsed.ok()) return Status::corruption(name_ + ": index " + parsed.status().message());
-  index_ = std::move(parsed).value();
+  Result<TableIndex> decoded = TableIndex::build(*parsed.value());
+  if (!decoded.ok()) return Status::corruption(name_ + ": index " + decoded.status().message());
+  index_ = std::move(decoded).value();
   if (footer.filter.size > 0) {
     Result<std::string> filter = read_block(source(&file), footer.filter, true);
     if (!filter.ok()) return filter.status();
-    filter_ = std::move(filter).value();
+    // Copied to a 64-byte boundary, so that a blocked filter's line is one cache line.
+    const std::string& bytes = filter.value();
+    filter_storage_.assign(bytes.size() + 63, '\0');
+    size_t skew = reinterpret_cast<uintptr_t>(filter_storage_.data()) % 64;
+    size_t start = skew == 0 ? 0 : 64 - skew;
+    std::memcpy(filter_storage_.data() + start, bytes.data(), bytes.size());
+    filter_ = std::string_view(filter_storage_.data() + start, bytes.size());
   }
   if (footer.range_del.size > 0) return load_range_tombstones(file, footer.range_del);
   return {};
@@ -105,12 +114,8 @@ bool Table::may_contain(std::string_view user_key) const {
 }
 
 Result<std::shared_ptr<const Block>> Table::read_data_block(
-    std::string_view handle_bytes, const BlockReadOptions& options,
+    const BlockHandle& handle, const BlockReadOptions& options,
     const RandomAccessFile* file) const {
-  BlockHandle handle;
-  if (!handle.decode_from(&handle_bytes) || !handle_bytes.empty()) {
-    return Status::corruption(name_ + ": bad block handle in the index");
-  }
   BlockCache* cache = context_.cache.get();
   if (cache != nullptr) {
     if (auto cached = cache->lookup(cache_id_, handle.offset)) return cached;
@@ -141,15 +146,11 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
 Result<LookupResult> Table::get(const LookupKey& key, const BlockReadOptions& options,
                                 std::string* value) const {
   if (!may_contain(key.user_key())) return LookupResult{};
-  // Iterators on the stack over blocks this call pins: a point read allocates nothing here.
-  BlockIter index(*index_);
-  index.seek(key.internal_key());
-  if (!index.valid()) {
-    if (!index.status().ok()) return Status::corruption(name_ + ": " + index.status().message());
-    return LookupResult{};
-  }
-  Result<std::shared_ptr<const Block>> block = read_data_block(index.value(), options);
+  size_t index = index_.seek(key.internal_key());
+  if (index == index_.size()) return LookupResult{};
+  Result<std::shared_ptr<const Block>> block = read_data_block(index_.handle(index), options);
   if (!block.ok()) return block.status();
+  // An iterator on the stack over the block this call pins: a point read allocates nothing.
   BlockIter it(*block.value());
   it.seek(key.internal_key());
   if (!it.valid()) {
@@ -182,13 +183,12 @@ SequenceNumber Table::covering_tombstone(std::string_view user_key,
 class Table::Iter final : public InternalIterator {
  public:
   Iter(std::shared_ptr<const Table> table, const BlockReadOptions& options)
-      : table_(std::move(table)), index_(*table_->index_), options_(options) {}
+      : table_(std::move(table)), index_(table_->index_.size()), options_(options) {}
 
   bool valid() const override { return data_ && data_->valid(); }
   std::string_view key() const override { return data_->key(); }
   std::string_view value() const override { return data_->value(); }
   Status status() const override {
-    if (!index_.status().ok()) return Status::corruption(table_->name_ + ": index " + index_.status().message());
     if (!status_.ok()) return status_;
     if (data_ && !data_->status().ok()) {
       return Status::corruption(table_->name_ + ": " + data_->status().message());
@@ -198,19 +198,19 @@ class Table::Iter final : public InternalIterator {
 
   void seek_to_first() override {
     status_ = {};
-    index_.seek_to_first();
+    index_ = 0;
     if (load_block()) data_->seek_to_first();
     skip_forward();
   }
   void seek_to_last() override {
     status_ = {};
-    index_.seek_to_last();
+    index_ = table_->index_.size() - 1;  // wraps to "none" when the index is empty
     if (load_block()) data_->seek_to_last();
     skip_backward();
   }
   void seek(std::string_view target) override {
     status_ = {};
-    index_.seek(target);
+    index_ = table_->index_.seek(target);
     if (load_block()) data_->seek(target);
     skip_forward();
   }
@@ -230,7 +230,7 @@ class Table::Iter final : public InternalIterator {
   // on an error.
   bool load_block() {
     data_.reset();
-    if (!index_.valid()) return false;
+    if (!index_valid()) return false;
     if (file_ == nullptr) {  // leased on first use, held until the iterator goes
       Result<std::shared_ptr<const RandomAccessFile>> file = table_->file();
       if (!file.ok()) {
@@ -240,7 +240,7 @@ class Table::Iter final : public InternalIterator {
       file_ = std::move(file).value();
     }
     Result<std::shared_ptr<const Block>> block =
-        table_->read_data_block(index_.value(), options_, file_.get());
+        table_->read_data_block(table_->index_.handle(index_), options_, file_.get());
     if (!block.ok()) {
       status_ = block.status();
       return false;
@@ -249,27 +249,26 @@ class Table::Iter final : public InternalIterator {
     return true;
   }
 
-  bool stopped() const {
-    return !status_.ok() || !index_.status().ok() || (data_ && !data_->status().ok());
-  }
+  bool index_valid() const { return index_ < table_->index_.size(); }
+  bool stopped() const { return !status_.ok() || (data_ && !data_->status().ok()); }
 
   // Moves past exhausted blocks (an empty block, or the end of one).
   void skip_forward() {
-    while (!valid() && !stopped() && index_.valid()) {
-      index_.next();
+    while (!valid() && !stopped() && index_valid()) {
+      ++index_;
       if (load_block()) data_->seek_to_first();
     }
   }
   void skip_backward() {
-    while (!valid() && !stopped() && index_.valid()) {
-      index_.prev();
+    while (!valid() && !stopped() && index_valid()) {
+      --index_;  // wraps past the first entry to "none"
       if (load_block()) data_->seek_to_last();
     }
   }
 
   std::shared_ptr<const Table> table_;
   std::shared_ptr<const RandomAccessFile> file_;
-  BlockIter index_;  // borrows the index block, which table_ keeps alive
+  size_t index_;  // the index entry of the current block; >= the index's size: none
   // In place (no allocation per block); it shares ownership of its block.
   std::optional<BlockIter> data_;
   BlockReadOptions options_;

@@ -32,6 +32,7 @@
 #include "storage/internal_iterator.hpp"
 #include "storage/internal_key.hpp"
 #include "storage/table_format.hpp"
+#include "storage/table_index.hpp"
 
 namespace weaseldb::storage {
 
@@ -82,9 +83,9 @@ class Table : public std::enable_shared_from_this<Table> {
   // The open file: pinned (open()) or a lease from the table cache.
   Result<std::shared_ptr<const RandomAccessFile>> file() const;
 
-  // The data block at `handle_bytes` (an encoded BlockHandle): from the cache, or read,
-  // checked, parsed (and cached). Reads from `file` when given (a lease the caller holds).
-  Result<std::shared_ptr<const Block>> read_data_block(std::string_view handle_bytes,
+  // The data block at `handle`: from the cache, or read, checked, parsed (and cached).
+  // Reads from `file` when given (a lease the caller holds).
+  Result<std::shared_ptr<const Block>> read_data_block(const BlockHandle& handle,
                                                        const BlockReadOptions& options,
                                                        const RandomAccessFile* file = nullptr) const;
 
@@ -121,9 +122,10 @@ class Table : public std::enable_shared_from_this<Table> {
   uint64_t file_number_;
   bool encrypted_ = false;
   uint64_t cache_id_;
-  std::shared_ptr<const Block> index_;
+  TableIndex index_;  // the index block, decoded once
   std::shared_ptr<const Block> range_del_;  // null when the table has none
-  std::string filter_;                      // empty when the table has none
+  std::string filter_storage_;              // holds filter_
+  std::string_view filter_;                 // 64-byte aligned; empty when the table has none
   std::vector<RangeTombstone> tombstones_;  // ordered by begin
 };
 

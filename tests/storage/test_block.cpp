@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,43 @@ TEST_CASE("block: every restart interval walks, seeks and steps back exactly") {
     it->seek(ikey("", 1));
     REQUIRE(it->valid());
     CHECK(it->key() == entries.front().first);
+  }
+}
+
+TEST_CASE("block: seeks by restart key ranks land where a scan does") {
+  // Keys over a shared stem from a small alphabet, so that restart keys tie on their ranks,
+  // end inside the stem, or do not share it; blocks of up to 32 restarts are ranked.
+  std::mt19937_64 rng(21);
+  for (int round = 0; round < 60; ++round) {
+    std::string stem(rng() % 20, 'm');
+    std::set<std::string> users;
+    size_t n = 1 + rng() % 120;
+    while (users.size() < n) {
+      std::string u = rng() % 10 == 0 ? std::string(1, static_cast<char>('a' + rng() % 26)) : stem;
+      for (size_t j = rng() % 12; j > 0; --j) u.push_back(static_cast<char>('a' + rng() % 3));
+      users.insert(u);
+    }
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (const std::string& u : users) entries.emplace_back(ikey(u, 7), "v");
+    uint32_t interval = 1 + static_cast<uint32_t>(rng() % 6);
+    auto block = build(entries, interval);
+    BlockIter it(*block);
+    for (int probe = 0; probe < 100; ++probe) {
+      std::string u = rng() % 2 == 0 ? stem.substr(0, rng() % (stem.size() + 1)) : stem;
+      for (size_t j = rng() % 13; j > 0; --j) u.push_back(static_cast<char>('a' - 1 + rng() % 5));
+      std::string target = ikey(u, rng() % 10);
+      auto expected = std::find_if(entries.begin(), entries.end(), [&](const auto& e) {
+        return compare_internal_keys(e.first, target) >= 0;
+      });
+      it.seek(target);
+      if (expected == entries.end()) {
+        CHECK_FALSE(it.valid());
+      } else {
+        REQUIRE(it.valid());
+        CHECK(it.key() == expected->first);
+      }
+    }
+    CHECK(it.status().ok());
   }
 }
 
@@ -184,7 +222,29 @@ std::string modulo_filter(const std::vector<std::string>& keys, uint32_t bits_pe
   return filter;
 }
 
-TEST_CASE("bloom: filters of the earlier modulo format still answer") {
+// A filter as tables written before blocked filters hold (tag 0x80 | probe count): h =
+// XXH3-64 folded to 32 bits, probe i sets bit (h + i * rotr(h, 17)) * bit_count / 2^32.
+std::string fast_range_filter(const std::vector<std::string>& keys, uint32_t bits_per_key) {
+  uint32_t probes = bits_per_key * 69 / 100;
+  uint64_t bits = std::max<uint64_t>(64, uint64_t{bits_per_key} * keys.size());
+  uint64_t bytes = (bits + 7) / 8;
+  bits = bytes * 8;
+  std::string filter(bytes + 1, '\0');
+  for (const std::string& key : keys) {
+    uint64_t h64 = XXH3_64bits(key.data(), key.size());
+    auto h = static_cast<uint32_t>(h64 ^ (h64 >> 32));
+    uint32_t delta = (h >> 17) | (h << 15);
+    for (uint32_t i = 0; i < probes; ++i) {
+      uint64_t bit = (uint64_t{h} * bits) >> 32;
+      filter[bit / 8] = static_cast<char>(filter[bit / 8] | (1 << (bit % 8)));
+      h += delta;
+    }
+  }
+  filter[bytes] = static_cast<char>(0x80 | probes);
+  return filter;
+}
+
+TEST_CASE("bloom: filters of the earlier formats still answer") {
   std::vector<std::string> keys;
   for (int i = 0; i < 5000; ++i) keys.push_back(numbered("old", i));
   std::string filter = modulo_filter(keys, 10);
@@ -193,21 +253,35 @@ TEST_CASE("bloom: filters of the earlier modulo format still answer") {
   int false_positives = 0;
   for (int i = 0; i < 5000; ++i) false_positives += bloom_may_contain(filter, numbered("new", i));
   CHECK(false_positives < 100);
-  // The new format on the same keys: tagged, and as selective.
-  BloomBuilder builder(10);
-  for (const std::string& key : keys) builder.add(key);
-  std::string fast = builder.finish();
+  // The multiply-shift format that came next, on the same keys: still answers.
+  std::string fast = fast_range_filter(keys, 10);
   CHECK(static_cast<uint8_t>(fast.back()) == (0x80 | 6));
-  CHECK(fast.size() == filter.size());
   for (const std::string& key : keys) REQUIRE(bloom_may_contain(fast, key));
   false_positives = 0;
   for (int i = 0; i < 5000; ++i) false_positives += bloom_may_contain(fast, numbered("new", i));
   CHECK(false_positives < 100);
-  // An unknown probe count in either format: no usable filter, no false negative.
+  // The blocked format written now: tagged, whole cache lines, and about as selective.
+  BloomBuilder builder(10);
+  for (const std::string& key : keys) builder.add(key);
+  std::string blocked = builder.finish();
+  CHECK(static_cast<uint8_t>(blocked.back()) == (0xc0 | 6));
+  CHECK((blocked.size() - 1) % 64 == 0);
+  CHECK(blocked.size() - 1 >= 5000 * 10 / 8);
+  for (const std::string& key : keys) REQUIRE(bloom_may_contain(blocked, key));
+  false_positives = 0;
+  for (int i = 0; i < 5000; ++i) false_positives += bloom_may_contain(blocked, numbered("new", i));
+  CHECK(false_positives < 100);
+  // An unknown probe count in any format: no usable filter, no false negative.
   fast.back() = static_cast<char>(0x80 | 31);
   CHECK(bloom_may_contain(fast, "anything"));
   fast.back() = static_cast<char>(0x80);
   CHECK(bloom_may_contain(fast, "anything"));
+  blocked.back() = static_cast<char>(0xc0);
+  CHECK(bloom_may_contain(blocked, "anything"));
+  blocked.back() = static_cast<char>(0xc0 | 6);
+  blocked.pop_back();
+  blocked.back() = static_cast<char>(0xc0 | 6);  // not whole lines
+  CHECK(bloom_may_contain(blocked, "anything"));
 }
 
 TEST_CASE("compression: every codec round-trips and rejects garbage") {
