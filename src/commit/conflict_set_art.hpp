@@ -148,9 +148,9 @@ class ArtTree {
 
   // Version of `key`: its own point version if it is an entry, else the range version of the
   // closest entry before it, else 0.
-  // (Inline: a caller's loop of lookups in a tree in cache keeps its registers and calls
-  // nothing.)
-  uint64_t version_at(std::string_view key) const {
+  // (Inline, forced, with version_in: a caller's loop of lookups in a tree in cache keeps
+  // its registers and calls nothing; GCC's own choice is a call, ~20 instructions a read.)
+  [[gnu::always_inline]] uint64_t version_at(std::string_view key) const {
     return !grouping_pays() ? version_in<false>(key) : version_far(key);
   }
   // version_at for n <= kGroup keys at once, descending all of them in turns, one node each,
@@ -218,7 +218,7 @@ class ArtTree {
   // Queries and writes (conflict_set_art.cpp).
   Lookup lookup(std::string_view key) const;
   template <bool kPrefetch>
-  uint64_t version_in(std::string_view key) const;
+  [[gnu::always_inline]] uint64_t version_in(std::string_view key) const;
   uint64_t version_far(std::string_view key) const;  // version_in<true>, out of line
   bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
                     std::string_view hi, bool hi_on, uint64_t v) const;
@@ -347,9 +347,14 @@ inline const Node* view_leaf(const Slot& s, Node* out) {
 // keys (a byte past the shorter key's end is 0 on its side and not below the other's); where
 // they do not, the lengths do. A key that goes on for 1-7 bytes is loaded as the 8 bytes
 // ending at its end, shifted, when it has 8: one load instead of two plus a merge.
-inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
+struct LeafWords {
+  uint64_t key;  // the key's next bytes, as above
+  uint64_t leaf;
+  size_t key_len;  // bytes of the key from depth
+  size_t leaf_len;
+};
+inline LeafWords leaf_words(std::string_view key, size_t depth, const Node* word) {
   uint64_t w = reinterpret_cast<uintptr_t>(word);
-  size_t len = (w >> 1) & 7;
   size_t avail = key.size() - depth;
   uint64_t x;
   if (avail >= 8) {
@@ -359,9 +364,13 @@ inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
   } else {
     x = load_be(key.data() + depth, avail);
   }
-  uint64_t y = __builtin_bswap64(w) << 8;
-  if (x != y) return x < y ? -1 : 1;
-  return (avail > len) - (avail < len);
+  return {x, __builtin_bswap64(w) << 8, avail, (w >> 1) & 7};
+}
+
+inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
+  LeafWords l = leaf_words(key, depth, word);
+  if (l.key != l.leaf) return l.key < l.leaf ? -1 : 1;
+  return (l.key_len > l.leaf_len) - (l.key_len < l.leaf_len);
 }
 
 // memcmp's sign for m bytes, in big-endian words (no library call for short prefixes). From
@@ -417,6 +426,17 @@ inline int lowest_from(const uint64_t* bits, unsigned byte) {
     if (w == 3) return -1;
     m = bits[++w];
   }
+}
+
+// highest_below() where the answer is almost always in `byte`'s own word (a Node48 holds
+// 17-48 children): that word is searched without a branch on its bits, and only an empty one
+// falls back to the loop. (Searching the word before it as well, to branch less, costs more
+// than it saves.)
+inline int highest_below_near(const uint64_t* bits, unsigned byte) {
+  unsigned w = byte >> 6;
+  uint64_t m = bits[w] & ((uint64_t{1} << (byte & 63)) - 1);
+  if (m == 0) [[unlikely]] return highest_below(bits, byte);
+  return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(m)));
 }
 
 inline bool has_bit(const uint64_t* bits, unsigned byte) {
@@ -740,6 +760,16 @@ inline uint64_t tail_of(const Node* n) {
 
 // The predecessor's version is looked for only when the key is absent (half the reads hit an
 // entry); prefetches pay only in a tree larger than the cache.
+//
+// A Node48 is where a random key most often turns out absent (its children are spread thin
+// over 256 bytes), and its children are most often inline leaves: there, neither whether the
+// child exists nor whether the key equals the leaf is branched on (both are coin tosses in a
+// read of keys half of which are absent). An absent child reads as an empty inline leaf (the
+// key compares equal to or after it) in the slot of its closest smaller sibling (found by
+// highest_below_near()), whose tail is the answer; the answer is selected by masks (GCC makes
+// a ternary of these a branch). A key before a present leaf, or with no smaller sibling, takes
+// the trail. Only in a tree in cache: in a larger one the bit set and the sibling's slot would
+// be lines to fetch that the key's own path does not need.
 template <bool kPrefetch>
 inline uint64_t ArtTree::version_in(std::string_view key) const {
   const art::Slot* s = &root_;
@@ -757,12 +787,39 @@ inline uint64_t ArtTree::version_in(std::string_view key) const {
       if (c != 0) return c > 0 ? s->tail : *trail.before();
       depth += n->prefix_len;
     }
-    if (depth == key.size()) return n->has_entry ? n->point : *trail.before();
+    // (>=, not ==: depth never passes the key's end, but GCC, inlining this for a literal
+    // key, cannot tell and warns about the read below.)
+    if (depth >= key.size()) return n->has_entry ? n->point : *trail.before();
     auto byte = static_cast<uint8_t>(key[depth]);
     trail.push(n, byte);
-    s = art::child_at(n, byte);
-    if (s == nullptr) return *trail.before();
     ++depth;
+    if (!kPrefetch && n->type == art::Type::k48) {
+      auto* m = static_cast<const art::Node48*>(n);
+      unsigned at = m->index[byte];
+      int below = art::highest_below_near(m->bits, byte);
+      if (below < 0) [[unlikely]] {
+        if (at == 0) return *trail.before();
+        below = byte;  // only `at` is used below
+      }
+      uint64_t present = uint64_t{0} - (at != 0);
+      unsigned slot = ((at & present) | (m->index[below] & ~present)) - 1u;
+      const art::Slot& hit = m->slots[slot];
+      // 1: an empty inline leaf (the tag bit, length 0).
+      auto word = (reinterpret_cast<uintptr_t>(hit.child) & present) | (1 & ~present);
+      const auto* child = reinterpret_cast<const art::Node*>(word);
+      if (art::is_leaf_word(child)) {
+        art::LeafWords l = art::leaf_words(key, depth, child);
+        if (l.key < l.leaf || (l.key == l.leaf && l.key_len < l.leaf_len)) [[unlikely]] {
+          return *trail.before();  // before a present leaf
+        }
+        uint64_t equal = present & (uint64_t{0} - ((l.key == l.leaf) & (l.key_len == l.leaf_len)));
+        return (hit.max_point & equal) | (hit.tail & ~equal);
+      }
+      s = &hit;
+    } else {
+      s = art::child_at(n, byte);
+      if (s == nullptr) return *trail.before();
+    }
     if constexpr (kPrefetch) art::prefetch_node(s->child, key, depth);
   }
 }
