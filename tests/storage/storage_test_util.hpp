@@ -1,5 +1,6 @@
 #pragma once
-// Helpers shared by the storage tests: a scratch directory and deterministic random bytes.
+// Helpers shared by the storage tests: a scratch directory, deterministic random bytes and
+// internal keys.
 
 #include "tests/temp_dir.hpp"
 #include <doctest/doctest.h>
@@ -10,6 +11,9 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
+
+#include "storage/internal_key.hpp"
 
 namespace weaseldb::storage::test {
 
@@ -37,6 +41,14 @@ inline std::string compressible_bytes(std::mt19937_64& rng, size_t n) {
   while (s.size() < n) s.append(1 + rng() % 8, static_cast<char>('a' + rng() % 4));
   s.resize(n);
   return s;
+}
+
+// The internal key (user key, sequence, type), encoded as tables and memtables hold it.
+inline std::string ikey(std::string_view user_key, SequenceNumber sequence,
+                        ValueType type = ValueType::kValue) {
+  std::string out;
+  append_internal_key(&out, user_key, sequence, type);
+  return out;
 }
 
 }  // namespace weaseldb::storage::test

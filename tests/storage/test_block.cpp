@@ -21,11 +21,7 @@
 namespace weaseldb::storage {
 namespace {
 
-std::string ikey(std::string_view user, SequenceNumber s) {
-  std::string out;
-  append_internal_key(&out, user, s, ValueType::kValue);
-  return out;
-}
+using test::ikey;
 
 std::vector<std::pair<std::string, std::string>> sorted_entries(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);

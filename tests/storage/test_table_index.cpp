@@ -13,15 +13,12 @@
 #include "storage/block_builder.hpp"
 #include "storage/internal_key.hpp"
 #include "storage/table_index.hpp"
+#include "storage_test_util.hpp"
 
 namespace weaseldb::storage {
 namespace {
 
-std::string ikey(std::string_view user_key, SequenceNumber sequence) {
-  std::string out;
-  append_internal_key(&out, user_key, sequence, ValueType::kValue);
-  return out;
-}
+using test::ikey;
 
 std::string handle_bytes(uint64_t offset, uint64_t size) {
   std::string out;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "storage/internal_key.hpp"
+#include "storage_test_util.hpp"
 #include "weaseldb/write_batch.hpp"
 
 namespace weaseldb::storage {
@@ -72,11 +73,7 @@ TEST_CASE("write batch: every truncation and a bad type or count are corruption"
   CHECK(b2.set_rep(bad_count).code() == StatusCode::kCorruption);
 }
 
-std::string ikey(std::string_view user, SequenceNumber s, ValueType t) {
-  std::string out;
-  append_internal_key(&out, user, s, t);
-  return out;
-}
+using test::ikey;
 
 TEST_CASE("internal keys: user key ascending, then newest first") {
   std::vector<std::string> ordered = {
