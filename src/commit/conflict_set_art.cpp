@@ -338,8 +338,8 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
         leaf = &m->slots[byte];
       } else if (n->type == art::Type::k48 && n->count < 48) {  // the same for a Node48
         auto* m = static_cast<art::Node48*>(n);
-        int below = art::highest_below(m->bits, byte);
-        const uint64_t* pred = below >= 0 ? &m->slots[m->index[below] - 1].tail : trail.before();
+        unsigned below = m->index[byte] & art::kIndexSlot;  // the byte is absent
+        const uint64_t* pred = below != 0 ? &m->slots[below - 1].tail : trail.before();
         leaf = art::put_in_node48(m, byte, new_leaf(key, depth + 1, point, *pred));
       } else {
         Slot fresh = new_leaf(key, depth + 1, point, *trail.before());

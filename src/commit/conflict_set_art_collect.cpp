@@ -84,7 +84,12 @@ void ArtTree::collect_in(Slot& s, size_t depth, bool lo_on, GcState& st) {
   if (n->type == art::Type::k256) {
     collect_wide(static_cast<art::Node256*>(n), first, lo_in, e + 1, st);
   } else if (n->type == art::Type::k48) {
-    collect_wide(static_cast<art::Node48*>(n), first, lo_in, e + 1, st);
+    auto* m = static_cast<art::Node48*>(n);
+    uint16_t children = m->count;
+    collect_wide(m, first, lo_in, e + 1, st);
+    // The walk unlinks children without a branch, so the absent bytes' entries are redone
+    // once here, and only if it removed any.
+    if (m->count != children) art::rebuild_absent(m);
   } else {
     collect_sorted(n, first, lo_in, e + 1, st);
   }
@@ -117,7 +122,8 @@ inline uint64_t leaf_gone(const Slot& s, uint64_t oldest, uint64_t& pred) {
 
 // Unlinks the child at `byte` when `gone` is 1, changes nothing when it is 0 (no branch:
 // whether a leaf is redundant is a coin toss to the branch predictor). The caller clears
-// the byte's bit and lowers the count.
+// the byte's bit and lowers the count; for a Node48, collect_in then redoes the index[]
+// entries of the bytes left absent.
 inline void unlink_wide(art::Node256* m, unsigned byte, uint64_t gone) {
   Slot& c = m->slots[byte];
   c.child = reinterpret_cast<Node*>(reinterpret_cast<uintptr_t>(c.child) & (gone - 1));

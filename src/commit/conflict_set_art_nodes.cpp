@@ -92,7 +92,7 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
       break;
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
-      WEASEL_ASSERT(m->count < 48 && m->index[byte] == 0);
+      WEASEL_ASSERT(m->count < 48 && !art::index_present(m->index[byte]));
       art::put_in_node48(m, byte, child);
       break;
     }
@@ -246,7 +246,15 @@ Node* ArtTree::retype(Node* n, Type type) {
   m->prefix_len = n->prefix_len;
   std::memcpy(m->inline_prefix, n->inline_prefix, art::kInlinePrefix);  // or the pointer
   WEASEL_ASSERT(n->count <= capacity_of(type));
-  for_each_child(n, [&](unsigned b, const Slot& c) { insert_slot(m, static_cast<uint8_t>(b), c); });
+  if (type == Type::k48) {  // the absent bytes' entries in one pass, not one per child
+    auto* wide = static_cast<Node48*>(m);
+    for_each_child(n, [&](unsigned b, const Slot& c) {
+      art::put_in_node48<false>(wide, static_cast<uint8_t>(b), c);
+    });
+    art::rebuild_absent(wide);
+  } else {
+    for_each_child(n, [&](unsigned b, const Slot& c) { insert_slot(m, static_cast<uint8_t>(b), c); });
+  }
   free_node(n);
   return m;
 }
@@ -276,12 +284,9 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
     }
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
-      WEASEL_ASSERT(m->index[byte] != 0);
-      m->used &= ~(uint64_t{1} << (m->index[byte] - 1));
-      m->slots[m->index[byte] - 1].child = nullptr;
-      m->index[byte] = 0;
-      clear_bit(m->bits, byte);
-      break;
+      WEASEL_ASSERT(art::index_present(m->index[byte]));
+      art::take_from_node48(m, byte);
+      return;  // it lowered the count
     }
     case Type::k256: {
       auto* m = static_cast<Node256*>(n);
@@ -443,9 +448,17 @@ void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before
   if (n->type == Type::k48) {
     auto* m = static_cast<const Node48*>(n);
     WEASEL_ASSERT(__builtin_popcountll(m->used) == n->count);
+    unsigned last = 0;  // index[] entry of the closest child so far (0: none)
     for (int b = 0; b < 256; ++b) {
-      WEASEL_ASSERT(art::has_bit(m->bits, b) == (m->index[b] != 0));
-      if (m->index[b] != 0) WEASEL_ASSERT((m->used >> (m->index[b] - 1)) & 1);
+      unsigned at = m->index[b];
+      WEASEL_ASSERT(art::has_bit(m->bits, b) == art::index_present(at));
+      if (art::index_present(at)) {
+        WEASEL_ASSERT(at <= 48 && ((m->used >> (at - 1)) & 1));
+        last = at;
+      } else {
+        // An absent byte names its closest smaller child, or 0 when none.
+        WEASEL_ASSERT(at == (last != 0 ? (art::kIndexAbsent | last) : 0));
+      }
     }
   }
   WEASEL_ASSERT(max_point <= s.max_point);

@@ -323,6 +323,43 @@ TEST_CASE("art: collect() over Node48s and Node256s of leaves keeps every answer
   CHECK(most.n[static_cast<int>(art::Type::k4)] >= 10);
 }
 
+// A Node48 keeps, for each byte without a child, its closest smaller child in the same table
+// (reads of absent keys use it instead of a bit search): children come and go at random
+// bytes, singly and in runs, and every byte's answer is checked against the model.
+TEST_CASE("art: a Node48 answers absent bytes from its index through inserts and removals") {
+  ArtTree tree(false);
+  Model model;
+  Lcg rng{23};
+  uint64_t v = 0;
+  int steps_in_node48 = 0;
+  for (int step = 0; step < 3000; ++step) {
+    unsigned b = static_cast<unsigned>(rng.next() % 256);
+    if (model.entries.size() < 40 || rng.next() % 3 != 0) {
+      tree.write_point(key_of("k", b), ++v);
+      model.write_point(key_of("k", b), v);
+    } else {  // erases the children strictly between b and b + 1 + up to 3
+      unsigned e = std::min(255u, b + 2 + static_cast<unsigned>(rng.next() % 3));
+      b = std::min(b, e - 1);
+      tree.write_range(key_of("k", b), key_of("k", e), ++v);
+      model.write_range(key_of("k", b), key_of("k", e), v);
+    }
+    tree.check_invariants();
+    if (counts(tree).n[static_cast<int>(art::Type::k48)] == 1) ++steps_in_node48;
+    for (unsigned c = 0; c < 256; ++c) {
+      // The byte's own key, and one just after it (its range, or its predecessor's).
+      REQUIRE(tree.version_at(key_of("k", c)) == model.version_at(key_of("k", c)));
+      std::string after = key_of("k", c) + "x";
+      REQUIRE(tree.version_at(after) == model.version_at(after));
+    }
+    // Starts over before the node outgrows a Node48.
+    if (model.entries.size() > 44) {
+      tree.write_range(key_of("k", 0), std::nullopt, ++v);
+      model.write_range(key_of("k", 0), std::nullopt, v);
+    }
+  }
+  CHECK(steps_in_node48 > 1000);
+}
+
 // Keys that are prefixes of each other make one level per byte: paths far deeper than the
 // levels a descent keeps for finding an absent key's predecessor (the rest are folded).
 TEST_CASE("art: absent keys below deep paths find their predecessor's range") {
