@@ -197,47 +197,50 @@ TEST_CASE("bloom: no false negatives, and about 1% false positives at 10 bits pe
   CHECK(bloom_may_contain("", "anything"));  // no usable filter: no false negative
 }
 
-// A filter as tables written before the multiply-shift probes hold (tag = probe count):
-// bit (h1 + i * h2) mod bit_count of XXH3-64.
-std::string modulo_filter(const std::vector<std::string>& keys, uint32_t bits_per_key) {
+// What both earlier filter formats share: bits_per_key * 0.69 probes, a bit array of
+// bits_per_key bits per key (64 at least) in whole bytes, and a tag byte, tag_high | probes.
+// probe_bits(XXH3-64 of a key, probes, bit count, set) calls set(bit) for each probe.
+template <class ProbeBits>
+std::string old_format_filter(const std::vector<std::string>& keys, uint32_t bits_per_key,
+                              uint8_t tag_high, ProbeBits probe_bits) {
   uint32_t probes = bits_per_key * 69 / 100;
   uint64_t bits = std::max<uint64_t>(64, uint64_t{bits_per_key} * keys.size());
   uint64_t bytes = (bits + 7) / 8;
   bits = bytes * 8;
   std::string filter(bytes + 1, '\0');
+  auto set = [&filter](uint64_t bit) {
+    filter[bit / 8] = static_cast<char>(filter[bit / 8] | (1 << (bit % 8)));
+  };
   for (const std::string& key : keys) {
-    uint64_t h = XXH3_64bits(key.data(), key.size());
-    uint64_t h1 = h & 0xffffffff;
-    uint64_t h2 = (h >> 32) | 1;
-    for (uint32_t i = 0; i < probes; ++i) {
-      uint64_t bit = (h1 + i * h2) % bits;
-      filter[bit / 8] = static_cast<char>(filter[bit / 8] | (1 << (bit % 8)));
-    }
+    probe_bits(XXH3_64bits(key.data(), key.size()), probes, bits, set);
   }
-  filter[bytes] = static_cast<char>(probes);
+  filter[bytes] = static_cast<char>(tag_high | probes);
   return filter;
+}
+
+// A filter as tables written before the multiply-shift probes hold (tag = probe count):
+// bit (h1 + i * h2) mod bit_count of XXH3-64.
+std::string modulo_filter(const std::vector<std::string>& keys, uint32_t bits_per_key) {
+  return old_format_filter(keys, bits_per_key, 0,
+                           [](uint64_t h, uint32_t probes, uint64_t bits, auto set) {
+                             uint64_t h1 = h & 0xffffffff;
+                             uint64_t h2 = (h >> 32) | 1;
+                             for (uint32_t i = 0; i < probes; ++i) set((h1 + i * h2) % bits);
+                           });
 }
 
 // A filter as tables written before blocked filters hold (tag 0x80 | probe count): h =
 // XXH3-64 folded to 32 bits, probe i sets bit (h + i * rotr(h, 17)) * bit_count / 2^32.
 std::string fast_range_filter(const std::vector<std::string>& keys, uint32_t bits_per_key) {
-  uint32_t probes = bits_per_key * 69 / 100;
-  uint64_t bits = std::max<uint64_t>(64, uint64_t{bits_per_key} * keys.size());
-  uint64_t bytes = (bits + 7) / 8;
-  bits = bytes * 8;
-  std::string filter(bytes + 1, '\0');
-  for (const std::string& key : keys) {
-    uint64_t h64 = XXH3_64bits(key.data(), key.size());
-    auto h = static_cast<uint32_t>(h64 ^ (h64 >> 32));
-    uint32_t delta = (h >> 17) | (h << 15);
-    for (uint32_t i = 0; i < probes; ++i) {
-      uint64_t bit = (uint64_t{h} * bits) >> 32;
-      filter[bit / 8] = static_cast<char>(filter[bit / 8] | (1 << (bit % 8)));
-      h += delta;
-    }
-  }
-  filter[bytes] = static_cast<char>(0x80 | probes);
-  return filter;
+  return old_format_filter(keys, bits_per_key, 0x80,
+                           [](uint64_t h64, uint32_t probes, uint64_t bits, auto set) {
+                             auto h = static_cast<uint32_t>(h64 ^ (h64 >> 32));
+                             uint32_t delta = (h >> 17) | (h << 15);
+                             for (uint32_t i = 0; i < probes; ++i) {
+                               set((uint64_t{h} * bits) >> 32);
+                               h += delta;
+                             }
+                           });
 }
 
 TEST_CASE("bloom: filters of the earlier formats still answer") {
