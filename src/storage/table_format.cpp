@@ -1,8 +1,6 @@
 #include "storage/table_format.hpp"
 
-// Inlined and compiled with this build's vector flags (the same XXH3, so the same checksums):
-// the shared library's XXH3 cost ~1.2 instructions per byte, a tenth of a read that misses
-// the cache.
+// Footers hash a few dozen bytes: inline. Block checksums are in block_checksum.cpp.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -61,10 +59,6 @@ Result<Footer> Footer::decode(std::string_view bytes) {
                                     " are not supported");
   }
   return f;
-}
-
-uint64_t block_checksum(std::string_view stored, uint8_t compression) {
-  return XXH3_64bits_withSeed(stored.data(), stored.size(), compression);
 }
 
 void append_block_trailer(std::string* out, std::string_view stored, Compression compression) {
