@@ -214,6 +214,55 @@ TEST_CASE("table: an empty table and a table on a real file") {
   check_scan(*table.value(), entries);
 }
 
+// Each thread reads stored blocks into one buffer it keeps (table_format.cpp): blocks of very
+// different sizes and compressions, read one after another on real files, must all come back
+// whole, whether the kept buffer is larger than a block (an uncompressed block is then copied
+// out of it) or too small (it grows), or a block is too large to be kept at all.
+TEST_CASE("table: blocks of very different sizes read back through the thread's read buffer") {
+  test::TempDir dir;
+  auto entries = make_entries(3000, 11);  // ~6,000 entries, ~400 KiB
+  int n = 0;
+  auto write_and_scan = [&](size_t block_bytes, Compression compression) {
+    CAPTURE(block_bytes);
+    CAPTURE(static_cast<int>(compression));
+    std::string name = dir.sub("00001" + std::to_string(n++) + ".sst");
+    {
+      auto file = open_writable_file(name);
+      REQUIRE(file.ok());
+      TableOptions options;
+      options.block_bytes = block_bytes;
+      options.compression = compression;
+      TableBuilder builder(options, file.value().get());
+      for (const Entry& e : entries) builder.add(e.ikey, e.value);
+      REQUIRE(builder.finish().ok());
+      REQUIRE(file.value()->close().ok());
+    }
+    auto file = open_random_access_file(name);
+    REQUIRE(file.ok());
+    auto table = Table::open(std::move(file).value(), name);
+    REQUIRE(table.ok());
+    check_scan(*table.value(), entries);
+    std::string value;
+    for (size_t i = 0; i < entries.size(); i += 97) {
+      ParsedInternalKey parsed;
+      REQUIRE(parse_internal_key(entries[i].ikey, &parsed));
+      LookupKey key(parsed.user_key, parsed.sequence);
+      auto got = table.value()->get(key, {}, &value);
+      REQUIRE(got.ok());
+      if (parsed.type == ValueType::kValue) {
+        REQUIRE(got.value().kind == LookupResult::Kind::kValue);
+        CHECK(value == entries[i].value);
+      }
+    }
+  };
+  write_and_scan(size_t{128} << 10, Compression::kLz4);  // the kept buffer grows
+  write_and_scan(1024, Compression::kNone);               // blocks copied out of it
+  write_and_scan(size_t{400} << 10, Compression::kNone);  // too large to keep
+  write_and_scan(size_t{400} << 10, Compression::kLz4);
+  write_and_scan(4096, Compression::kZstd);
+  write_and_scan(16384, Compression::kNone);
+}
+
 // Block checksums are XXH3-64 of the stored bytes seeded with the compression type. The
 // library's runtime-dispatched XXH3 computes them (block_checksum.cpp): it must give the same
 // bits as the portable code that wrote every existing table, at every length class.
