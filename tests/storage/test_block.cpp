@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <random>
 #include <set>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/block.hpp"
@@ -304,6 +306,56 @@ TEST_CASE("compression: every codec round-trips and rejects garbage") {
   }
   std::string out;
   CHECK_FALSE(compress(Compression::kNone, 0, text, &out));
+}
+
+// The per-thread pool of block buffers (block_bytes.hpp): a freed buffer serves the next
+// allocation of about its size on its thread, never one it would overcharge, and the pool
+// stays bounded.
+TEST_CASE("block bytes: freed buffers are reused by like-sized allocations, boundedly") {
+  BlockBytes::free_kept_on_this_thread();  // what earlier tests' block reads left
+  CHECK(BlockBytes::kept_on_this_thread() == 0);
+  const char* first = nullptr;
+  {
+    BlockBytes a = BlockBytes::allocate(16000);
+    first = a.data();
+    CHECK(a.size() == 16000);
+    std::memset(a.data(), 'x', a.size());
+  }
+  BlockBytes b = BlockBytes::allocate(15900);  // within 1/16 of the freed one
+  CHECK(b.size() == 15900);
+  if (BlockBytes::kPooling) {
+    CHECK(b.data() == first);
+    CHECK(b.capacity() == 16000);
+    CHECK(BlockBytes::kept_on_this_thread() == 0);
+  }
+  b.set_size(b.capacity());
+  CHECK(b.size() == (BlockBytes::kPooling ? 16000u : 15900u));
+  b = BlockBytes();  // released: kept again
+  BlockBytes small = BlockBytes::allocate(8000);  // far smaller: not served by the kept one
+  CHECK(small.capacity() == 8000);
+  CHECK(BlockBytes::kept_on_this_thread() == (BlockBytes::kPooling ? 1u : 0u));
+
+  std::vector<BlockBytes> many;
+  for (size_t i = 0; i < 3 * BlockBytes::kPoolBuffers; ++i) {
+    many.push_back(BlockBytes::allocate(1000 + 100 * i));
+  }
+  many.clear();
+  CHECK(BlockBytes::kept_on_this_thread() <= BlockBytes::kPoolBuffers);
+  {
+    BlockBytes huge = BlockBytes::allocate(BlockBytes::kMaxPooledBytes + 1);
+  }
+  CHECK(BlockBytes::kept_on_this_thread() <= BlockBytes::kPoolBuffers);
+
+  // Moves leave the source empty; a buffer freed on another thread is that thread's to keep
+  // (and to free when it exits).
+  BlockBytes moved = BlockBytes::allocate(4096);
+  BlockBytes to = std::move(moved);
+  CHECK(moved.data() == nullptr);
+  CHECK(to.size() == 4096);
+  std::thread([bytes = std::move(to)]() mutable {
+    bytes = BlockBytes();
+    CHECK(BlockBytes::kept_on_this_thread() == (BlockBytes::kPooling ? 1u : 0u));
+  }).join();
 }
 
 }  // namespace

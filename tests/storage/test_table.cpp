@@ -9,12 +9,17 @@
 #include <string>
 #include <vector>
 
+// The portable XXH3, compiled here, to check the dispatched one against.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "storage/block_builder.hpp"
 #include "storage/block_cache.hpp"
 #include "storage/file.hpp"
 #include "storage/internal_key.hpp"
 #include "storage/table.hpp"
 #include "storage/table_builder.hpp"
+#include "storage/table_format.hpp"
 #include "storage_test_util.hpp"
 
 namespace weaseldb::storage {
@@ -207,6 +212,70 @@ TEST_CASE("table: an empty table and a table on a real file") {
   auto table = Table::open(std::move(file).value(), "000005.sst");
   REQUIRE(table.ok());
   check_scan(*table.value(), entries);
+}
+
+// Each thread reads stored blocks into one buffer it keeps (table_format.cpp): blocks of very
+// different sizes and compressions, read one after another on real files, must all come back
+// whole, whether the kept buffer is larger than a block (an uncompressed block is then copied
+// out of it) or too small (it grows), or a block is too large to be kept at all.
+TEST_CASE("table: blocks of very different sizes read back through the thread's read buffer") {
+  test::TempDir dir;
+  auto entries = make_entries(3000, 11);  // ~6,000 entries, ~400 KiB
+  int n = 0;
+  auto write_and_scan = [&](size_t block_bytes, Compression compression) {
+    CAPTURE(block_bytes);
+    CAPTURE(static_cast<int>(compression));
+    std::string name = dir.sub("00001" + std::to_string(n++) + ".sst");
+    {
+      auto file = open_writable_file(name);
+      REQUIRE(file.ok());
+      TableOptions options;
+      options.block_bytes = block_bytes;
+      options.compression = compression;
+      TableBuilder builder(options, file.value().get());
+      for (const Entry& e : entries) builder.add(e.ikey, e.value);
+      REQUIRE(builder.finish().ok());
+      REQUIRE(file.value()->close().ok());
+    }
+    auto file = open_random_access_file(name);
+    REQUIRE(file.ok());
+    auto table = Table::open(std::move(file).value(), name);
+    REQUIRE(table.ok());
+    check_scan(*table.value(), entries);
+    std::string value;
+    for (size_t i = 0; i < entries.size(); i += 97) {
+      ParsedInternalKey parsed;
+      REQUIRE(parse_internal_key(entries[i].ikey, &parsed));
+      LookupKey key(parsed.user_key, parsed.sequence);
+      auto got = table.value()->get(key, {}, &value);
+      REQUIRE(got.ok());
+      if (parsed.type == ValueType::kValue) {
+        REQUIRE(got.value().kind == LookupResult::Kind::kValue);
+        CHECK(value == entries[i].value);
+      }
+    }
+  };
+  write_and_scan(size_t{128} << 10, Compression::kLz4);  // the kept buffer grows
+  write_and_scan(1024, Compression::kNone);               // blocks copied out of it
+  write_and_scan(size_t{400} << 10, Compression::kNone);  // too large to keep
+  write_and_scan(size_t{400} << 10, Compression::kLz4);
+  write_and_scan(4096, Compression::kZstd);
+  write_and_scan(16384, Compression::kNone);
+}
+
+// Block checksums are XXH3-64 of the stored bytes seeded with the compression type. The
+// library's runtime-dispatched XXH3 computes them (block_checksum.cpp): it must give the same
+// bits as the portable code that wrote every existing table, at every length class.
+TEST_CASE("table: block checksums are the stored format's XXH3 at every length") {
+  std::mt19937_64 rng(17);
+  for (size_t size : {0, 1, 3, 16, 17, 128, 129, 240, 241, 1000, 1024, 8191, 16384, 70001}) {
+    std::string bytes = test::random_bytes(rng, size);
+    for (uint8_t type = 0; type < 4; ++type) {
+      CAPTURE(size);
+      CHECK(block_checksum(bytes, type) ==
+            XXH3_64bits_withSeed(bytes.data(), bytes.size(), type));
+    }
+  }
 }
 
 TEST_CASE("table: a damaged byte anywhere is reported as corruption") {
