@@ -134,6 +134,8 @@ class DBImpl final : public DB {
   TableSink table_sink();
 
   // Writes (db_write.cpp).
+  // write() after validation: put() and del() check their one operation themselves.
+  Status write_validated(const WriteOptions& options, const WriteBatch& batch);
   bool form_group(const Status& room);
   Status log_and_apply(bool sync);
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);

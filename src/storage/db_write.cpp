@@ -33,15 +33,19 @@ WriteBatch& scratch_batch() {
 }  // namespace
 
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  Status s = BatchApplier::validate_point(key, value);
+  if (!s.ok()) return s;
   WriteBatch& batch = scratch_batch();
   batch.put(key, value);
-  return write(options, batch);
+  return write_validated(options, batch);
 }
 
 Status DBImpl::del(const WriteOptions& options, std::string_view key) {
+  Status s = BatchApplier::validate_point(key, {});
+  if (!s.ok()) return s;
   WriteBatch& batch = scratch_batch();
   batch.del(key);
-  return write(options, batch);
+  return write_validated(options, batch);
 }
 
 Status DBImpl::delete_range(const WriteOptions& options, std::string_view begin,
@@ -54,6 +58,11 @@ Status DBImpl::delete_range(const WriteOptions& options, std::string_view begin,
 Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
   Status s = BatchApplier::validate(batch);
   if (!s.ok()) return s;
+  return write_validated(options, batch);
+}
+
+Status DBImpl::write_validated(const WriteOptions& options, const WriteBatch& batch) {
+  Status s;
   if (options.sequence && *options.sequence > kMaxSequenceNumber) {
     return Status::invalid_argument("sequence " + std::to_string(*options.sequence) +
                                     " is above the maximum");
