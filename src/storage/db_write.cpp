@@ -150,21 +150,23 @@ Status DBImpl::log_and_apply(bool sync) {
   uint64_t logged = 0;
   for (Writer* g : group_) {
     if (!g->status.ok()) continue;
-    std::string_view encoded;
     if (cipher_ == nullptr) {
-      // One copy: the kind byte, then the batch with its sequence stamped in place.
-      sealed_.assign(1, static_cast<char>(kWalPlain));
-      sealed_.append(g->batch->rep());
-      put_fixed64(sealed_.data() + 1, g->assigned);
-      encoded = sealed_;
+      // The kind byte and the stamped sequence, then the rest of the batch: the WAL writer
+      // copies both straight into the file's mapping.
+      char head[1 + 8];
+      head[0] = static_cast<char>(kWalPlain);
+      put_fixed64(head + 1, g->assigned);
+      std::string_view rest = g->batch->rep().substr(sizeof(uint64_t));  // after the sequence
+      s = wal_->add_record({head, sizeof(head)}, rest);
+      logged += sizeof(head) + rest.size();
     } else {
       record_.assign(g->batch->rep());
       put_fixed64(record_.data(), g->assigned);
-      encoded = encode_wal_record(record_, wal_number_);
+      std::string_view encoded = encode_wal_record(record_, wal_number_);
+      s = wal_->add_record(encoded);
+      logged += encoded.size();
     }
-    s = wal_->add_record(encoded);
     if (!s.ok()) return s;
-    logged += encoded.size();
   }
   s = sync ? wal_->sync() : wal_->flush();
   counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 #include "storage/wal_writer.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/assert.hpp"
 #include "storage/coding.hpp"
@@ -10,6 +11,21 @@ namespace weaseldb::storage {
 using wal::kBlockBytes;
 using wal::kHeaderBytes;
 using wal::RecordType;
+
+namespace {
+
+void encode_header(char* header, RecordType type, std::string_view payload) {
+  WEASEL_ASSERT(payload.size() <= wal::kMaxFragmentBytes);
+  auto length = static_cast<uint16_t>(payload.size());
+  auto type_byte = static_cast<uint8_t>(type);
+  put_fixed32(header, wal::fragment_checksum(payload, type_byte));
+  header[4] = static_cast<char>(length & 0xff);
+  header[5] = static_cast<char>(length >> 8);
+  header[6] = static_cast<char>(type_byte);
+  header[7] = static_cast<char>(wal::header_check(length, type_byte));
+}
+
+}  // namespace
 
 WalWriter::WalWriter(WritableFile* file, uint64_t file_offset)
     : file_(file), block_offset_(file_offset % kBlockBytes) {}
@@ -41,17 +57,30 @@ Status WalWriter::add_record(std::string_view record) {
   return {};
 }
 
+Status WalWriter::add_record(std::string_view head, std::string_view tail) {
+  size_t bytes = kHeaderBytes + head.size() + tail.size();
+  // One kFull fragment in the current block, written where it will stay: the checksum reads
+  // the payload from there, still in cache, and no scratch copy is made.
+  if (bytes <= kBlockBytes - block_offset_) {
+    if (char* p = file_->reserve(bytes)) {
+      char* payload = p + kHeaderBytes;
+      if (!head.empty()) std::memcpy(payload, head.data(), head.size());
+      if (!tail.empty()) std::memcpy(payload + head.size(), tail.data(), tail.size());
+      encode_header(p, RecordType::kFull, {payload, bytes - kHeaderBytes});
+      file_->commit_reserved(bytes);
+      block_offset_ += bytes;
+      return {};
+    }
+  }
+  scratch_.assign(head);
+  scratch_.append(tail);
+  return add_record(scratch_);
+}
+
 Status WalWriter::emit_fragment(RecordType type, std::string_view payload) {
-  WEASEL_ASSERT(payload.size() <= wal::kMaxFragmentBytes);
   WEASEL_ASSERT(block_offset_ + kHeaderBytes + payload.size() <= kBlockBytes);
-  auto length = static_cast<uint16_t>(payload.size());
-  auto type_byte = static_cast<uint8_t>(type);
   char header[kHeaderBytes];
-  put_fixed32(header, wal::fragment_checksum(payload, type_byte));
-  header[4] = static_cast<char>(length & 0xff);
-  header[5] = static_cast<char>(length >> 8);
-  header[6] = static_cast<char>(type_byte);
-  header[7] = static_cast<char>(wal::header_check(length, type_byte));
+  encode_header(header, type, payload);
   Status s = file_->append(std::string_view(header, kHeaderBytes));
   if (s.ok()) s = file_->append(payload);
   block_offset_ += kHeaderBytes + payload.size();
