@@ -138,6 +138,11 @@ class DBImpl final : public DB {
   Status write_validated(const WriteOptions& options, const WriteBatch& batch);
   bool form_group(const Status& room);
   Status log_and_apply(bool sync);
+  Status write_solo(std::unique_lock<std::mutex>& lock, const WriteBatch& batch,
+                    Durability durability, std::optional<SequenceNumber> requested);
+  Status next_sequence(std::optional<SequenceNumber> requested, SequenceNumber* sequence) const;
+  Status log_batch(const WriteBatch& batch, SequenceNumber sequence, uint64_t* logged);
+  void hand_over_leadership();
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
@@ -182,6 +187,9 @@ class DBImpl final : public DB {
   std::condition_variable background_cv_;  // work for the background thread
   std::condition_variable progress_cv_;    // a flush finished (or failed)
   std::deque<Writer*> writers_;
+  // A writer that found no one queued or writing leads alone without queueing (write_solo);
+  // while it does, writers queue and the front one waits for it too.
+  bool solo_writing_ = false;
   bool closing_ = false;
   bool closed_ = false;
   bool compactions_paused_ = false;
