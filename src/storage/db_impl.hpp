@@ -4,7 +4,8 @@
 // Shape (LevelDB's): one WAL per memtable. Writers queue up; the one at the front leads a
 // group: it stamps sequence numbers, appends the group's batches to the WAL (one flush or
 // fdatasync for the group), inserts them into the memtable, then publishes the last sequence
-// (release store) so readers see whole writes only. A full memtable becomes immutable and a
+// (release store) so readers see whole writes only. A writer that finds nobody queued or
+// leading does the same for itself without queueing (write_solo); arrivals queue behind it. A full memtable becomes immutable and a
 // new WAL is started; the background thread writes immutable memtables to L0 tables, records
 // them in the manifest and deletes the WALs they made redundant. Reads take a ReadState (the
 // memtables and tables of one moment, shared_ptrs) under the mutex and then run unlocked.
