@@ -1,10 +1,23 @@
 #include "storage/batch_apply.hpp"
 
 #include <algorithm>
+#include <string>
 
+#include "storage/coding.hpp"
 #include "weaseldb/db.hpp"
 
 namespace weaseldb::storage {
+
+namespace {
+
+// What is wrong with a put (or a delete: empty value) of these sizes, or null.
+const char* point_error(std::string_view key, std::string_view value) {
+  if (key.size() > kMaxKeyBytes) return "key too long";
+  if (value.size() > kMaxValueBytes) return "value too long";
+  return nullptr;
+}
+
+}  // namespace
 
 Status BatchApplier::collect(const WriteBatch& batch) {
   struct Collector final : WriteBatch::Handler {
@@ -35,12 +48,11 @@ Status BatchApplier::validate(const WriteBatch& batch) {
       if (error.empty()) error = "operation " + std::to_string(index) + ": " + what;
     }
     void put(std::string_view k, std::string_view v) override {
-      if (k.size() > kMaxKeyBytes) fail("key too long");
-      if (v.size() > kMaxValueBytes) fail("value too long");
+      if (const char* what = point_error(k, v)) fail(what);
       ++index;
     }
     void del(std::string_view k) override {
-      if (k.size() > kMaxKeyBytes) fail("key too long");
+      if (const char* what = point_error(k, {})) fail(what);
       ++index;
     }
     void delete_range(std::string_view b, std::string_view e) override {
@@ -55,13 +67,37 @@ Status BatchApplier::validate(const WriteBatch& batch) {
   return {};
 }
 
+Status BatchApplier::validate_point(std::string_view key, std::string_view value) {
+  // A batch of one operation within the key and value limits is within kMaxBatchBytes.
+  static_assert(kMaxKeyBytes + kMaxValueBytes + 32 <= kMaxBatchBytes);
+  if (const char* what = point_error(key, value)) {
+    return Status::invalid_argument(std::string("operation 0: ") + what);
+  }
+  return {};
+}
+
+// A batch of one operation (every put() and del()) has nothing to resolve: its operation is
+// read straight from the rep, without collecting it through the Handler's virtual calls.
+void BatchApplier::apply_one(const WriteBatch& batch, SequenceNumber sequence, MemTable* mem) {
+  std::string_view input = batch.rep().substr(WriteBatch::kHeaderBytes);
+  WEASEL_ASSERT(!input.empty() && is_valid_type(static_cast<uint8_t>(input[0])));
+  auto type = static_cast<ValueType>(input[0]);
+  input.remove_prefix(1);
+  std::string_view key;
+  std::string_view second;
+  bool parsed = get_length_prefixed(&input, &key) &&
+                (type == ValueType::kDeletion || get_length_prefixed(&input, &second));
+  WEASEL_ASSERT(parsed && input.empty());  // validated before it was logged
+  mem->add(sequence, type, key, second);
+}
+
 void BatchApplier::apply(const WriteBatch& batch, SequenceNumber sequence, MemTable* mem) {
-  Status s = collect(batch);
-  WEASEL_ASSERT(s.ok());  // validated before it was logged
-  if (ops_.size() == 1) {
-    mem->add(sequence, ops_[0].type, ops_[0].key, ops_[0].value);
+  if (batch.count() == 1) {
+    apply_one(batch, sequence, mem);
     return;
   }
+  Status s = collect(batch);
+  WEASEL_ASSERT(s.ok());  // validated before it was logged
   // Group operations by (kind, key) in batch order; the last of a group decides.
   order_.resize(ops_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;

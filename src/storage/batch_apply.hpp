@@ -31,6 +31,10 @@ class BatchApplier {
  public:
   // Stateless: callable from any thread.
   static Status validate(const WriteBatch& batch);
+  // What validate() checks of a batch holding just this put (or, with an empty value, this
+  // delete): DB::put() and DB::del() check their operation before building the batch
+  // instead of parsing it back.
+  static Status validate_point(std::string_view key, std::string_view value);
   void apply(const WriteBatch& batch, SequenceNumber sequence, MemTable* mem);
 
  private:
@@ -40,6 +44,7 @@ class BatchApplier {
     std::string_view value;  // the end for a range delete
   };
   Status collect(const WriteBatch& batch);
+  void apply_one(const WriteBatch& batch, SequenceNumber sequence, MemTable* mem);
 
   std::vector<Op> ops_;
   std::vector<uint32_t> order_;

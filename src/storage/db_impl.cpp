@@ -329,7 +329,7 @@ Status DBImpl::close_impl(bool force) {
   if (limiter_ != nullptr) limiter_->close();
   background_cv_.notify_all();
   // Let queued writers finish, then the background thread drain the immutable memtables.
-  progress_cv_.wait(lock, [&] { return writers_.empty(); });
+  progress_cv_.wait(lock, [&] { return writers_.empty() && !solo_writing_; });
   progress_cv_.wait(lock,
                     [&] { return flushed_count_ == sealed_count_ || !background_error_.ok(); });
   closed_ = true;

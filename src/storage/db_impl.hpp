@@ -4,7 +4,8 @@
 // Shape (LevelDB's): one WAL per memtable. Writers queue up; the one at the front leads a
 // group: it stamps sequence numbers, appends the group's batches to the WAL (one flush or
 // fdatasync for the group), inserts them into the memtable, then publishes the last sequence
-// (release store) so readers see whole writes only. A full memtable becomes immutable and a
+// (release store) so readers see whole writes only. A writer that finds nobody queued or
+// leading does the same for itself without queueing (write_solo); arrivals queue behind it. A full memtable becomes immutable and a
 // new WAL is started; the background thread writes immutable memtables to L0 tables, records
 // them in the manifest and deletes the WALs they made redundant. Reads take a ReadState (the
 // memtables and tables of one moment, shared_ptrs) under the mutex and then run unlocked.
@@ -134,8 +135,15 @@ class DBImpl final : public DB {
   TableSink table_sink();
 
   // Writes (db_write.cpp).
+  // write() after validation: put() and del() check their one operation themselves.
+  Status write_validated(const WriteOptions& options, const WriteBatch& batch);
   bool form_group(const Status& room);
   Status log_and_apply(bool sync);
+  Status write_solo(std::unique_lock<std::mutex>& lock, const WriteBatch& batch,
+                    Durability durability, std::optional<SequenceNumber> requested);
+  Status next_sequence(std::optional<SequenceNumber> requested, SequenceNumber* sequence) const;
+  Status log_batch(const WriteBatch& batch, SequenceNumber sequence, uint64_t* logged);
+  void hand_over_leadership();
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();
   void background_loop();
@@ -180,6 +188,9 @@ class DBImpl final : public DB {
   std::condition_variable background_cv_;  // work for the background thread
   std::condition_variable progress_cv_;    // a flush finished (or failed)
   std::deque<Writer*> writers_;
+  // A writer that found no one queued or writing leads alone without queueing (write_solo);
+  // while it does, writers queue and the front one waits for it too.
+  bool solo_writing_ = false;
   bool closing_ = false;
   bool closed_ = false;
   bool compactions_paused_ = false;

@@ -33,15 +33,19 @@ WriteBatch& scratch_batch() {
 }  // namespace
 
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  Status s = BatchApplier::validate_point(key, value);
+  if (!s.ok()) return s;
   WriteBatch& batch = scratch_batch();
   batch.put(key, value);
-  return write(options, batch);
+  return write_validated(options, batch);
 }
 
 Status DBImpl::del(const WriteOptions& options, std::string_view key) {
+  Status s = BatchApplier::validate_point(key, {});
+  if (!s.ok()) return s;
   WriteBatch& batch = scratch_batch();
   batch.del(key);
-  return write(options, batch);
+  return write_validated(options, batch);
 }
 
 Status DBImpl::delete_range(const WriteOptions& options, std::string_view begin,
@@ -54,19 +58,27 @@ Status DBImpl::delete_range(const WriteOptions& options, std::string_view begin,
 Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
   Status s = BatchApplier::validate(batch);
   if (!s.ok()) return s;
+  return write_validated(options, batch);
+}
+
+Status DBImpl::write_validated(const WriteOptions& options, const WriteBatch& batch) {
+  Status s;
   if (options.sequence && *options.sequence > kMaxSequenceNumber) {
     return Status::invalid_argument("sequence " + std::to_string(*options.sequence) +
                                     " is above the maximum");
   }
-  Writer w;
-  w.batch = &batch;
-  w.durability = options.durability.value_or(options_.durability);
-  w.sequence = options.sequence;
-
+  Durability durability = options.durability.value_or(options_.durability);
   std::unique_lock lock(mu_);
   if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
+  if (writers_.empty() && !solo_writing_) {
+    return write_solo(lock, batch, durability, options.sequence);
+  }
+  Writer w;
+  w.batch = &batch;
+  w.durability = durability;
+  w.sequence = options.sequence;
   writers_.push_back(&w);
-  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  w.cv.wait(lock, [&] { return w.done || (writers_.front() == &w && !solo_writing_); });
   if (w.done) return w.status;
 
   // The leader: take a group from the front of the queue, log it, apply it, publish it.
@@ -90,12 +102,65 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
     g->done = true;
     if (g != &w) g->cv.notify_one();
   }
+  hand_over_leadership();
+  return w.status;
+}
+
+// With mu_ held, by a leader done with its turn: the next queued writer leads, or close()
+// learns that no writer is left.
+void DBImpl::hand_over_leadership() {
   if (writers_.empty()) {
     progress_cv_.notify_all();
   } else {
     writers_.front()->cv.notify_one();
   }
-  return w.status;
+}
+
+// The lone writer's turn (db_bench's single thread, or any writer that finds no one ahead):
+// what a group of one does, without queueing itself, waiting on a condition variable or
+// walking the queue. Writers arriving meanwhile queue behind it (solo_writing_), so the group
+// commit, the order of sequences and the sync modes are those of the queued path.
+Status DBImpl::write_solo(std::unique_lock<std::mutex>& lock, const WriteBatch& batch,
+                          Durability durability, std::optional<SequenceNumber> requested) {
+  WEASEL_ASSERT(writers_.empty() && !solo_writing_);
+  solo_writing_ = true;
+  Status s = make_room(lock, false);  // may wait, unlocked: arrivals queue behind us
+  SequenceNumber sequence = last_sequence_.load(std::memory_order_relaxed);
+  if (s.ok()) s = next_sequence(requested, &sequence);
+  if (s.ok()) {
+    lock.unlock();
+    uint64_t logged = 0;
+    bool sync = durability != Durability::kNone;
+    s = log_batch(batch, sequence, &logged);
+    if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
+    counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
+    if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+    if (s.ok()) applier_.apply(batch, sequence, mem_.get());
+    lock.lock();
+    if (s.ok()) {
+      last_sequence_.store(sequence, std::memory_order_release);
+    } else if (background_error_.ok()) {
+      background_error_ = s;  // the WAL's tail is unknown: no write may follow
+    }
+  }
+  solo_writing_ = false;
+  hand_over_leadership();
+  return s;
+}
+
+// The sequence a write gets after *sequence (the last one stamped), there on success:
+// `requested` if it moves forward, else the next one.
+Status DBImpl::next_sequence(std::optional<SequenceNumber> requested,
+                             SequenceNumber* sequence) const {
+  SequenceNumber last = *sequence;
+  if (requested && *requested <= last) {
+    return Status::invalid_argument("sequence " + std::to_string(*requested) +
+                                    " does not follow the last one, " + std::to_string(last));
+  }
+  SequenceNumber next = requested.value_or(last + 1);
+  if (next > kMaxSequenceNumber) return Status::resource_exhausted("sequence numbers are exhausted");
+  *sequence = next;
+  return {};
 }
 
 // With mu_ held, by the leader: the writers from the front of the queue that go into one WAL
@@ -116,17 +181,8 @@ bool DBImpl::form_group(const Status& room) {
     group_.push_back(next);
     group_bytes += next->batch->byte_size();
     if (!room.ok()) continue;
-    if (next->sequence && *next->sequence <= sequence) {
-      next->status = Status::invalid_argument(
-          "sequence " + std::to_string(*next->sequence) + " does not follow the last one, " +
-          std::to_string(sequence));
-      continue;
-    }
-    sequence = next->sequence.value_or(sequence + 1);
-    if (sequence > kMaxSequenceNumber) {
-      next->status = Status::resource_exhausted("sequence numbers are exhausted");
-      continue;
-    }
+    next->status = next_sequence(next->sequence, &sequence);
+    if (!next->status.ok()) continue;
     next->assigned = sequence;
     sync = sync || next->durability != Durability::kNone;
   }
@@ -141,21 +197,8 @@ Status DBImpl::log_and_apply(bool sync) {
   uint64_t logged = 0;
   for (Writer* g : group_) {
     if (!g->status.ok()) continue;
-    std::string_view encoded;
-    if (cipher_ == nullptr) {
-      // One copy: the kind byte, then the batch with its sequence stamped in place.
-      sealed_.assign(1, static_cast<char>(kWalPlain));
-      sealed_.append(g->batch->rep());
-      put_fixed64(sealed_.data() + 1, g->assigned);
-      encoded = sealed_;
-    } else {
-      record_.assign(g->batch->rep());
-      put_fixed64(record_.data(), g->assigned);
-      encoded = encode_wal_record(record_, wal_number_);
-    }
-    s = wal_->add_record(encoded);
+    s = log_batch(*g->batch, g->assigned, &logged);
     if (!s.ok()) return s;
-    logged += encoded.size();
   }
   s = sync ? wal_->sync() : wal_->flush();
   counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
@@ -165,6 +208,26 @@ Status DBImpl::log_and_apply(bool sync) {
     if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
   }
   return {};
+}
+
+// Without mu_, by the leader: appends one batch stamped with `sequence` to the WAL (not
+// flushed), adding its bytes to *logged.
+Status DBImpl::log_batch(const WriteBatch& batch, SequenceNumber sequence, uint64_t* logged) {
+  if (cipher_ == nullptr) {
+    // The kind byte and the stamped sequence, then the rest of the batch: the WAL writer
+    // copies both straight into the file's mapping.
+    char head[1 + 8];
+    head[0] = static_cast<char>(kWalPlain);
+    put_fixed64(head + 1, sequence);
+    std::string_view rest = batch.rep().substr(sizeof(uint64_t));  // after the sequence
+    *logged += sizeof(head) + rest.size();
+    return wal_->add_record({head, sizeof(head)}, rest);
+  }
+  record_.assign(batch.rep());
+  put_fixed64(record_.data(), sequence);
+  std::string_view encoded = encode_wal_record(record_, wal_number_);
+  *logged += encoded.size();
+  return wal_->add_record(encoded);
 }
 
 // Called by a leader with mu_ held: seals a full memtable (or any non-empty one when forced),
@@ -345,16 +408,12 @@ Status DBImpl::flush() {
   std::unique_lock lock(mu_);
   if (closing_) return Status::invalid_argument(path_ + ": the database is closed");
   writers_.push_back(&w);
-  w.cv.wait(lock, [&] { return writers_.front() == &w; });
+  w.cv.wait(lock, [&] { return writers_.front() == &w && !solo_writing_; });
   // As the leader, nobody is inserting into mem_: it may be sealed.
   Status s = make_room(lock, true);
   uint64_t target = sealed_count_;
   writers_.pop_front();
-  if (writers_.empty()) {
-    progress_cv_.notify_all();
-  } else {
-    writers_.front()->cv.notify_one();
-  }
+  hand_over_leadership();
   if (!s.ok()) return s;
   progress_cv_.wait(lock, [&] { return flushed_count_ >= target || !background_error_.ok(); });
   return background_error_;

@@ -44,6 +44,15 @@ class WritableFile {
   virtual Status close() = 0;
   // Bytes appended so far.
   virtual uint64_t size() const = 0;
+  // Room for `n` more bytes to be written in place (the WAL builds a record straight in a
+  // mapped file this way, without a copy in a buffer first), or null when this file cannot
+  // offer it now: the caller then uses append(). The bytes are appended by
+  // commit_reserved(n), which must follow before any other call on the file.
+  virtual char* reserve(size_t n) {
+    (void)n;
+    return nullptr;
+  }
+  virtual void commit_reserved(size_t n) { (void)n; }
 };
 
 class SequentialFile {

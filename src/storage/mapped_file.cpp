@@ -38,6 +38,19 @@ class MappedWritableFile final : public WritableFile {
     return {};
   }
 
+  // Only within the mapped chunk: a record that would cross into the next one is appended.
+  char* reserve(size_t n) override {
+    WEASEL_ASSERT(fd_ >= 0);
+    if (base_ == nullptr || mapped_bytes_ - position_ < n) return nullptr;
+    return base_ + position_;
+  }
+
+  void commit_reserved(size_t n) override {
+    WEASEL_ASSERT(base_ != nullptr && mapped_bytes_ - position_ >= n);
+    position_ += n;
+    size_ += n;
+  }
+
   Status flush() override { return {}; }  // appended bytes are already in the page cache
 
   Status sync() override {

@@ -13,6 +13,8 @@
 //   (the DB then falls back to a plain file).
 // - close() cuts the file to the bytes appended. A crash leaves zeros after them up to the
 //   chunk's end, which the WAL reader reads as a torn tail.
+// - reserve() hands out room inside the mapped chunk (null when the bytes would cross into
+//   the next chunk): a record written there is in the page cache, as with append().
 // - Not thread-safe (one writer, like every WritableFile).
 //
 // Ownership: owns its descriptor and mapping; both are released by close() or destruction.

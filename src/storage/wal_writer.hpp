@@ -10,6 +10,7 @@
 // Ownership: borrows the file, which must outlive the writer. Single-threaded.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "storage/file.hpp"
@@ -23,6 +24,9 @@ class WalWriter {
   explicit WalWriter(WritableFile* file, uint64_t file_offset = 0);
 
   Status add_record(std::string_view record);
+  // The record head + tail: built in place in the file when the file offers room
+  // (WritableFile::reserve()) and it fits in the current block, else copied and appended.
+  Status add_record(std::string_view head, std::string_view tail);
   Status flush() { return file_->flush(); }
   Status sync() { return file_->sync(); }
   uint64_t file_bytes() const { return file_->size(); }
@@ -32,6 +36,7 @@ class WalWriter {
 
   WritableFile* file_;
   size_t block_offset_;
+  std::string scratch_;  // a two-part record that could not be built in place
 };
 
 }  // namespace weaseldb::storage

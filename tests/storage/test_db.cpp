@@ -255,8 +255,15 @@ TEST_CASE("db: typed errors for misuse") {
   exists.error_if_exists = true;
   CHECK(DB::open(exists, dir.sub("db")).status().code() == StatusCode::kBusy);
   CHECK(db->compact_range("b", "a").code() == StatusCode::kInvalidArgument);
-  CHECK(db->put({}, std::string(kMaxKeyBytes + 1, 'k'), "v").code() ==
-        StatusCode::kInvalidArgument);
+  std::string long_key(kMaxKeyBytes + 1, 'k');
+  Status refused = db->put({}, long_key, "v");
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  // put() and del() check their one operation before building the batch: the same refusal
+  // as write() of that batch.
+  WriteBatch batch;
+  batch.put(long_key, "v");
+  CHECK(db->write({}, batch).message() == refused.message());
+  CHECK(db->del({}, long_key).message() == refused.message());
 
   auto it = db->new_iterator({});
   CHECK(db->close().code() == StatusCode::kBusy);

@@ -107,5 +107,38 @@ TEST_CASE("db concurrency: writers, flushes and readers") {
   CHECK(test::scan(*reopened) == all);
 }
 
+TEST_CASE("db concurrency: single-key writers alone and queued, every durability") {
+  // put() and del() from several threads: a writer that finds no one ahead leads alone
+  // (write_solo) while the others queue behind it and lead groups; both paths interleave.
+  test::TempDir dir;
+  auto db = test::open_db(dir.sub("db"), test::small_options());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 400;
+  std::atomic<bool> failed{false};
+  std::latch start(kThreads);
+  auto writer = [&](int w) {
+    start.arrive_and_wait();
+    for (int i = 0; i < kEach && !failed; ++i) {
+      WriteOptions wo;
+      if (i % 40 == 0) wo.durability = Durability::kSyncEachWrite;
+      if (i % 40 == 20) wo.durability = Durability::kGroupSync;
+      std::string key = pair_key(w, i, 'a');
+      if (!db->put(wo, key, std::string(50, static_cast<char>('a' + w))).ok()) failed = true;
+      if (i % 3 == 0 && !db->del(wo, key).ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kThreads; ++w) threads.emplace_back(writer, w);
+  for (std::thread& t : threads) t.join();
+  REQUIRE_FALSE(failed.load());
+  constexpr int kDeletes = (kEach + 2) / 3;
+  CHECK(db->latest_sequence() == kThreads * (kEach + kDeletes));
+  test::Model all = test::scan(*db);
+  CHECK(all.size() == kThreads * (kEach - kDeletes));
+  REQUIRE(db->close().ok());
+  auto reopened = test::open_db(dir.sub("db"), test::small_options());
+  CHECK(test::scan(*reopened) == all);
+}
+
 }  // namespace
 }  // namespace weaseldb::storage

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "storage/file.hpp"
 #include "storage/mapped_file.hpp"
 #include "storage/wal_reader.hpp"
 #include "storage/wal_writer.hpp"
@@ -77,6 +78,51 @@ TEST_CASE("mapped file: a WAL left unclosed replays every record, then a torn ta
   CHECK(reader.status().ok());
   REQUIRE(reader.torn_tail());
   CHECK(reader.torn_tail()->reason == "zeros up to the end of the file");
+}
+
+// Forwards to a file and counts the records built in place.
+class CountingFile final : public WritableFile {
+ public:
+  explicit CountingFile(WritableFile* file) : file_(file) {}
+  Status append(std::string_view bytes) override { return file_->append(bytes); }
+  Status flush() override { return file_->flush(); }
+  Status sync() override { return file_->sync(); }
+  Status close() override { return file_->close(); }
+  uint64_t size() const override { return file_->size(); }
+  char* reserve(size_t n) override { return file_->reserve(n); }
+  void commit_reserved(size_t n) override {
+    ++commits;
+    file_->commit_reserved(n);
+  }
+  size_t commits = 0;
+
+ private:
+  WritableFile* file_;
+};
+
+TEST_CASE("mapped file: two-part WAL records built in place are the bytes add_record writes") {
+  weasel::test::TempDir dir;
+  std::string path = dir.sub("000001.wal");
+  // One-page chunks: most records fit in the mapped chunk (built in place), some would
+  // cross into the next one, and some cross 32 KiB WAL blocks (both are appended).
+  auto mapped = open_mapped_writable_file(path, page_bytes());
+  REQUIRE(mapped.ok());
+  CountingFile file(mapped.value().get());
+  WalWriter in_place(&file);
+  StringWritableFile expected_file;
+  WalWriter expected(&expected_file);
+  for (int i = 0; i < 400; ++i) {
+    std::string head(static_cast<size_t>(i % 11), static_cast<char>('a' + i % 26));
+    std::string tail(static_cast<size_t>(i * 53 % 1500), static_cast<char>('A' + i % 26));
+    if (i == 7) tail.assign(40000, 'x');  // several fragments
+    REQUIRE(in_place.add_record(head, tail).ok());
+    REQUIRE(expected.add_record(head + tail).ok());
+    REQUIRE(file.size() == expected_file.size());
+  }
+  CHECK(file.commits > 200);
+  CHECK(file.commits < 400);
+  REQUIRE(file.close().ok());
+  CHECK(read_whole(path) == expected_file.contents());
 }
 
 TEST_CASE("mapped file: a chunk that is not a multiple of the page size is refused") {
