@@ -57,7 +57,7 @@ struct Options {
   size_t block_bytes = size_t{16} << 10;
   // Keys between restart points are prefix-compressed against their predecessor.
   uint32_t block_restart_interval = 16;
-  // Bytes of uncompressed blocks kept in the shared LRU block cache (0 disables it).
+  // Bytes of uncompressed blocks kept in the shared block cache (CLOCK eviction; 0 disables it).
   size_t block_cache_bytes = size_t{64} << 20;
   // Bloom filter bits per key (about 1% false positives at 10); 0 writes no filter.
   uint32_t bloom_bits_per_key = 10;
