@@ -94,10 +94,12 @@ inline Slot* put_in_fresh_node4(art::Node4* n, uint8_t byte, const Slot& child) 
 
 }  // namespace
 
-ArtTree::ArtTree(bool huge_pages)
-    : nodes0_(huge_pages),
+ArtTree::ArtTree(bool huge_pages, size_t node32_from_entries)
+    : node32_from_entries_(node32_from_entries),
+      nodes0_(huge_pages),
       nodes4_(huge_pages),
       nodes16_(huge_pages),
+      nodes32_(huge_pages),
       nodes48_(huge_pages),
       nodes256_(huge_pages) {}
 
@@ -522,9 +524,9 @@ void ArtTree::erase_in(Slot& s, size_t depth, std::string_view lo, bool lo_on, s
 
 size_t ArtTree::memory_bytes() const {
   return sizeof(*this) + nodes0_.reserved_bytes() + nodes4_.reserved_bytes() +
-         nodes16_.reserved_bytes() + nodes48_.reserved_bytes() + nodes256_.reserved_bytes() +
-         keys_.reserved_bytes() + gc_cursor_.capacity() + gc_key_.capacity() + scratch_.capacity() +
-         path_.capacity() * sizeof(Slot*);
+         nodes16_.reserved_bytes() + nodes32_.reserved_bytes() + nodes48_.reserved_bytes() +
+         nodes256_.reserved_bytes() + keys_.reserved_bytes() + gc_cursor_.capacity() +
+         gc_key_.capacity() + scratch_.capacity() + path_.capacity() * sizeof(Slot*);
 }
 
 }  // namespace weasel::cset

@@ -231,15 +231,14 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
   flush();
 }
 
-// For collect_wide: when the node in c is a Node4 or Node16 holding only inline leaves and no
-// entry of its own, and the budget covers them all, examines them in place (the kept ones
-// move down over the removed ones), settles the node and returns the entries removed (c.child
-// is null when none is left; the caller takes them off entry_count_); else changes nothing
-// and returns -1.
+// For collect_wide: when the node in c is a sorted node (Node4, 16 or 32) holding only inline
+// leaves and no entry of its own, and the budget covers them all, examines them in place (the
+// kept ones move down over the removed ones), settles the node and returns the entries removed
+// (c.child is null when none is left; the caller takes them off entry_count_); else changes
+// nothing and returns -1.
 int ArtTree::collect_leaves(Slot& c, uint64_t oldest, uint64_t& pred, size_t& left) {
   Node* n = c.child;
-  if ((n->type != art::Type::k4 && n->type != art::Type::k16) || n->has_entry ||
-      left < n->count) {
+  if (!art::is_sorted_type(n->type) || n->has_entry || left < n->count) {
     return -1;
   }
   uint8_t* keys = art::sorted_keys(n);
@@ -264,7 +263,7 @@ int ArtTree::collect_leaves(Slot& c, uint64_t oldest, uint64_t& pred, size_t& le
   return count - kept;
 }
 
-// collect_in's walk over a Node4's or Node16's children from byte `first`.
+// collect_in's walk over a sorted node's children from byte `first`.
 void ArtTree::collect_sorted(Node* n, unsigned first, bool lo_in, size_t depth, GcState& st) {
   art::visit_children(n, first, [&](unsigned at, Slot& c) {
     bool c_lo = lo_in && at == first;

@@ -11,6 +11,7 @@ using art::Node;
 using art::Node0;
 using art::Node16;
 using art::Node256;
+using art::Node32;
 using art::Node4;
 using art::Node48;
 using art::Slot;
@@ -28,6 +29,8 @@ int capacity_of(Type t) {
       return 4;
     case Type::k16:
       return 16;
+    case Type::k32:
+      return 32;
     case Type::k48:
       return 48;
     case Type::k256:
@@ -43,16 +46,20 @@ Type grown(Type t) {
     case Type::k4:
       return Type::k16;
     case Type::k16:
+      return Type::k32;
+    case Type::k32:
       return Type::k48;
     default:
       return Type::k256;
   }
 }
 
+// (Down as many layouts as the count allows: a collection may take many children at once.)
 Type shrunk(Type t, int count) {
-  if (t == Type::k256 && count <= 24) return Type::k48;
-  if (t == Type::k48 && count <= 8) return Type::k16;
-  if (t == Type::k16 && count <= 2) return Type::k4;
+  if (t == Type::k256 && count <= 24) t = Type::k48;
+  if (t == Type::k48 && count <= 16) t = Type::k32;
+  if (t == Type::k32 && count <= 8) t = Type::k16;
+  if (t == Type::k16 && count <= 2) t = Type::k4;
   return t;
 }
 
@@ -89,6 +96,9 @@ void insert_slot(Node* n, uint8_t byte, const Slot& child) {
       break;
     case Type::k16:
       insert_sorted(static_cast<Node16*>(n), byte, child);
+      break;
+    case Type::k32:
+      insert_sorted(static_cast<Node32*>(n), byte, child);
       break;
     case Type::k48: {
       auto* m = static_cast<Node48*>(n);
@@ -129,6 +139,9 @@ Node* ArtTree::make_node(Type type) {
       break;
     case Type::k16:
       n = nodes16_.make();
+      break;
+    case Type::k32:
+      n = nodes32_.make();
       break;
     case Type::k48: {
       auto* m = nodes48_.make();
@@ -176,6 +189,9 @@ void ArtTree::free_node(Node* n) {
       break;
     case Type::k16:
       nodes16_.recycle(static_cast<Node16*>(n));
+      break;
+    case Type::k32:
+      nodes32_.recycle(static_cast<Node32*>(n));
       break;
     case Type::k48:
       nodes48_.recycle(static_cast<Node48*>(n));
@@ -253,14 +269,20 @@ Node* ArtTree::retype(Node* n, Type type) {
     });
     art::rebuild_absent(wide);
   } else {
-    for_each_child(n, [&](unsigned b, const Slot& c) { insert_slot(m, static_cast<uint8_t>(b), c); });
+    for_each_child(n,
+                   [&](unsigned b, const Slot& c) { insert_slot(m, static_cast<uint8_t>(b), c); });
   }
   free_node(n);
   return m;
 }
 
 void ArtTree::add_child(Slot& s, uint8_t byte, const Slot& child) {
-  if (s.child->count == capacity_of(s.child->type)) s.child = retype(s.child, grown(s.child->type));
+  Type t = s.child->type;
+  if (s.child->count == capacity_of(t)) {
+    Type g = grown(t);
+    if (g == Type::k32 && entry_count_ < node32_from_entries_) g = Type::k48;
+    s.child = retype(s.child, g);
+  }
   insert_slot(s.child, byte, child);
 }
 
@@ -270,7 +292,8 @@ void ArtTree::remove_child(Node* n, uint8_t byte) {
       WEASEL_ASSERT(false);
       break;
     case Type::k4:
-    case Type::k16: {
+    case Type::k16:
+    case Type::k32: {
       uint8_t* keys = sorted_keys(n);
       Slot* slots = sorted_slots(n);
       int i = 0;
@@ -370,18 +393,18 @@ int ArtTree::height() const {
   return root_.child == nullptr ? 0 : Walk::depth(root_.child);
 }
 
-void ArtTree::node_counts(size_t out[5]) const {
+void ArtTree::node_counts(size_t out[7]) const {
   struct Walk {
     static void count(const Node* n, size_t* out) {
       if (art::is_leaf_word(n)) {
-        ++out[5];
+        ++out[6];
         return;
       }
       ++out[static_cast<int>(n->type)];
       for_each_child(n, [&](unsigned, const Slot& c) { count(c.child, out); });
     }
   };
-  std::fill(out, out + 6, 0);
+  std::fill(out, out + 7, 0);
   if (root_.child != nullptr) Walk::count(root_.child, out);
 }
 

@@ -63,7 +63,7 @@ std::string key_of(std::string_view prefix, int byte) {
 }
 
 struct Counts {
-  size_t n[6];  // Node0, 4, 16, 48, 256, inline leaves
+  size_t n[7];  // Node0, 4, 16, 32, 48, 256, inline leaves
 };
 
 Counts counts(const ArtTree& t) {
@@ -72,8 +72,8 @@ Counts counts(const ArtTree& t) {
   return c;
 }
 
-TEST_CASE("art: a node grows 4 -> 16 -> 48 -> 256 and shrinks back") {
-  ArtTree tree(false);
+TEST_CASE("art: a node grows 4 -> 16 -> 32 -> 48 -> 256 and shrinks back") {
+  ArtTree tree(false, 0);
   uint64_t v = 0;
   auto count_of = [&](art::Type type) { return counts(tree).n[static_cast<int>(type)]; };
   for (int b = 0; b < 256; ++b) {
@@ -83,10 +83,11 @@ TEST_CASE("art: a node grows 4 -> 16 -> 48 -> 256 and shrinks back") {
     // One key is a root Node0; from two on, the leaves have no bytes left: inline.
     if (children == 1) CHECK(tree.height() == 1);
     if (children == 1) CHECK(count_of(art::Type::k0) == 1);
-    if (children > 1) CHECK(counts(tree).n[5] == static_cast<size_t>(children));
+    if (children > 1) CHECK(counts(tree).n[6] == static_cast<size_t>(children));
     if (children >= 2 && children <= 4) CHECK(count_of(art::Type::k4) == 1);
     if (children >= 5 && children <= 16) CHECK(count_of(art::Type::k16) == 1);
-    if (children >= 17 && children <= 48) CHECK(count_of(art::Type::k48) == 1);
+    if (children >= 17 && children <= 32) CHECK(count_of(art::Type::k32) == 1);
+    if (children >= 33 && children <= 48) CHECK(count_of(art::Type::k48) == 1);
     if (children >= 49) CHECK(count_of(art::Type::k256) == 1);
   }
   CHECK(tree.height() == 2);
@@ -96,10 +97,12 @@ TEST_CASE("art: a node grows 4 -> 16 -> 48 -> 256 and shrinks back") {
     int m;
     art::Type type;
   };
-  // Shrinking waits for well below the smaller capacity (256 -> 48 at 24 children, 48 -> 16
-  // at 8, 16 -> 4 at 2), so that a node near a boundary does not flip back and forth.
+  // Shrinking waits for well below the smaller capacity (256 -> 48 at 24 children, 48 -> 32
+  // at 16, 32 -> 16 at 8, 16 -> 4 at 2), so that a node near a boundary does not flip back
+  // and forth; a removal of many children at once goes down several layouts (249: 48 -> 16).
   for (Step s : {Step{200, art::Type::k256}, Step{217, art::Type::k256}, Step{234, art::Type::k48},
-                 Step{249, art::Type::k16}, Step{255, art::Type::k4}}) {
+                 Step{238, art::Type::k48}, Step{243, art::Type::k32}, Step{249, art::Type::k16},
+                 Step{255, art::Type::k4}}) {
     tree.write_range(key_of("k", 0), key_of("k", s.m), ++v);
     tree.check_invariants();
     CHECK(count_of(s.type) == 1);
@@ -119,8 +122,27 @@ TEST_CASE("art: a node grows 4 -> 16 -> 48 -> 256 and shrinks back") {
   CHECK(tree.version_at("kz") == v);
 }
 
+TEST_CASE("art: Node32s only once the tree holds node32_from_entries entries") {
+  ArtTree tree(false, 20);
+  uint64_t v = 0;
+  auto count_of = [&](art::Type type) { return counts(tree).n[static_cast<int>(type)]; };
+  // "a" + 17 bytes: a full Node16 in a tree of 16 entries grows into a Node48.
+  for (int b = 0; b < 17; ++b) tree.write_point(key_of("a", b), ++v);
+  CHECK(count_of(art::Type::k48) == 1);
+  CHECK(count_of(art::Type::k32) == 0);
+  // "b" + 17 bytes, in a tree of 33 entries (>= 20): into a Node32; the Node48 stays.
+  for (int b = 0; b < 17; ++b) tree.write_point(key_of("b", b), ++v);
+  tree.check_invariants();
+  CHECK(count_of(art::Type::k48) == 1);
+  CHECK(count_of(art::Type::k32) == 1);
+  for (int b = 0; b < 17; ++b) {
+    CHECK(tree.version_at(key_of("a", b)) == uint64_t(b + 1));
+    CHECK(tree.version_at(key_of("b", b)) == uint64_t(b + 18));
+  }
+}
+
 TEST_CASE("art: prefix splits, prefixes of each other and the empty key") {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   Model model;
   std::vector<std::string> keys = {
       "abcdefgh",           "abcdXYZ",           "abc", "ab", "abcdefghij", "", "a", "b", "abcdefg",
@@ -154,7 +176,7 @@ TEST_CASE("art: prefix splits, prefixes of each other and the empty key") {
 }
 
 TEST_CASE("art: long keys keep out-of-line prefixes through splits and merges") {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   Model model;
   std::string base(300, 'x');
   uint64_t v = 0;
@@ -186,7 +208,7 @@ TEST_CASE("art: long keys keep out-of-line prefixes through splits and merges") 
 }
 
 TEST_CASE("art: collect() empties the tree and gives the memory back") {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   size_t empty_bytes = tree.memory_bytes();
   uint64_t v = 0;
   for (uint64_t i = 0; i < 200'000; ++i) {
@@ -224,7 +246,7 @@ TEST_CASE("art: collect() empties the tree and gives the memory back") {
   tree.check_invariants();
   // One empty chunk per node layout and per key size class may stay for reuse.
   CHECK(tree.memory_bytes() <=
-        empty_bytes + 5 * kHugeChunkBytes + KeyPool::kClasses * KeyPool::kChunkBytes + 4096);
+        empty_bytes + 6 * kHugeChunkBytes + KeyPool::kClasses * KeyPool::kChunkBytes + 4096);
 }
 
 struct Lcg {
@@ -240,7 +262,7 @@ struct Lcg {
 // versions >= oldest stays the same. Returns the most nodes of each layout seen at once.
 template <class KeyFn>
 Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   Model model;
   Counts most{};
   uint64_t v = 0;
@@ -262,7 +284,7 @@ Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
     if (i % 100 == 0) {
       tree.check_invariants();
       Counts now = counts(tree);
-      for (int t = 0; t < 6; ++t) most.n[t] = std::max(most.n[t], now.n[t]);
+      for (int t = 0; t < 7; ++t) most.n[t] = std::max(most.n[t], now.n[t]);
     }
     for (int q = 0; q < 4; ++q) {
       std::string p = random_key();
@@ -301,7 +323,7 @@ TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
       3000);
 }
 
-TEST_CASE("art: collect() over Node48s and Node256s of leaves keeps every answer") {
+TEST_CASE("art: collect() over Node32s, Node48s and Node256s of leaves keeps every answer") {
   Lcg rng{11};
   // "w" and up to 3 bytes of any value: a Node256 whose children are mostly inline leaves,
   // and Node4s of leaves where keys share a byte (collection walks both in place); "n" and
@@ -320,6 +342,7 @@ TEST_CASE("art: collect() over Node48s and Node256s of leaves keeps every answer
       20000);
   CHECK(most.n[static_cast<int>(art::Type::k256)] >= 1);
   CHECK(most.n[static_cast<int>(art::Type::k48)] >= 1);
+  CHECK(most.n[static_cast<int>(art::Type::k32)] >= 1);
   CHECK(most.n[static_cast<int>(art::Type::k4)] >= 10);
 }
 
@@ -327,12 +350,12 @@ TEST_CASE("art: collect() over Node48s and Node256s of leaves keeps every answer
 // (reads of absent keys use it instead of a bit search): children come and go at random
 // bytes, singly and in runs, and every byte's answer is checked against the model.
 TEST_CASE("art: a Node48 answers absent bytes from its index through inserts and removals") {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   Model model;
   Lcg rng{23};
   uint64_t v = 0;
   int steps_in_node48 = 0;
-  for (int step = 0; step < 3000; ++step) {
+  for (int step = 0; step < 3500; ++step) {
     unsigned b = static_cast<unsigned>(rng.next() % 256);
     if (model.entries.size() < 40 || rng.next() % 3 != 0) {
       tree.write_point(key_of("k", b), ++v);
@@ -351,8 +374,8 @@ TEST_CASE("art: a Node48 answers absent bytes from its index through inserts and
       std::string after = key_of("k", c) + "x";
       REQUIRE(tree.version_at(after) == model.version_at(after));
     }
-    // Starts over before the node outgrows a Node48.
-    if (model.entries.size() > 44) {
+    // Starts over before the node outgrows a Node48 (a step adds at most one child).
+    if (model.entries.size() > 46) {
       tree.write_range(key_of("k", 0), std::nullopt, ++v);
       model.write_range(key_of("k", 0), std::nullopt, v);
     }
@@ -363,7 +386,7 @@ TEST_CASE("art: a Node48 answers absent bytes from its index through inserts and
 // Keys that are prefixes of each other make one level per byte: paths far deeper than the
 // levels a descent keeps for finding an absent key's predecessor (the rest are folded).
 TEST_CASE("art: absent keys below deep paths find their predecessor's range") {
-  ArtTree tree(false);
+  ArtTree tree(false, 0);
   Model model;
   uint64_t v = 0;
   const int depth = 70;
@@ -447,7 +470,7 @@ TEST_CASE("art: absent keys below deep paths find their predecessor's range") {
 
 TEST_CASE("art: randomized vs the boundary model, grouped and single lookups agree") {
   for (uint64_t seed = 1; seed <= 5; ++seed) {
-    ArtTree tree(false);
+    ArtTree tree(false, 0);
     Model model;
     uint64_t state = seed;
     auto next = [&] {
