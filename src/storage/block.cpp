@@ -10,6 +10,24 @@
 
 namespace weaseldb::storage {
 
+namespace {
+
+// The (up to) 8 bytes of user_key after its first `skip`, big-endian, zero-padded: integers
+// that order like the keys.
+uint64_t rank_after(std::string_view user_key, size_t skip) {
+  size_t available = user_key.size() - skip;
+  uint64_t raw = 0;
+  if (available >= sizeof(raw)) {
+    std::memcpy(&raw, user_key.data() + skip, sizeof(raw));  // one load
+  } else {
+    std::memcpy(&raw, user_key.data() + skip, available);
+  }
+  if constexpr (std::endian::native == std::endian::little) raw = __builtin_bswap64(raw);
+  return raw;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Block>> Block::parse(std::string_view contents) {
   BlockBytes bytes = BlockBytes::allocate(contents.size());
   if (!contents.empty()) std::memcpy(bytes.data(), contents.data(), contents.size());
@@ -70,18 +88,7 @@ void Block::rank_restarts() {
   // Sorted between first and last, every restart key starts with the prefix they share, so
   // its rank is just its next 8 bytes (rank() without the prefix test: a miss ranks every
   // restart key of the block it reads).
-  for (uint32_t i = 0; i < restart_count_; ++i) {
-    const char* k = keys[i].data() + common;
-    size_t available = keys[i].size() - common;
-    uint64_t raw = 0;
-    if (available >= sizeof(raw)) {
-      std::memcpy(&raw, k, sizeof(raw));
-    } else {
-      std::memcpy(&raw, k, available);
-    }
-    if constexpr (std::endian::native == std::endian::little) raw = __builtin_bswap64(raw);
-    ranks_[i] = raw;
-  }
+  for (uint32_t i = 0; i < restart_count_; ++i) ranks_[i] = rank_after(keys[i], common);
   ranked_ = true;
 }
 
@@ -92,11 +99,7 @@ uint64_t Block::rank(std::string_view user_key) const {
     if (c < 0 || (c == 0 && user_key.size() < skip)) return 0;
     if (c > 0) return UINT64_MAX;
   }
-  size_t available = user_key.size() - skip;
-  uint64_t raw = 0;
-  std::memcpy(&raw, user_key.data() + skip, std::min(available, sizeof(raw)));
-  if constexpr (std::endian::native == std::endian::little) raw = __builtin_bswap64(raw);
-  return raw;
+  return rank_after(user_key, skip);
 }
 
 BlockIter::BlockIter(const Block& block)

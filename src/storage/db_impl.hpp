@@ -143,6 +143,8 @@ class DBImpl final : public DB {
                     Durability durability, std::optional<SequenceNumber> requested);
   Status next_sequence(std::optional<SequenceNumber> requested, SequenceNumber* sequence) const;
   Status log_batch(const WriteBatch& batch, SequenceNumber sequence, uint64_t* logged);
+  Status end_log(bool sync, uint64_t logged);
+  void publish(const Status& s, SequenceNumber last);
   void hand_over_leadership();
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
   Status seal_memtable();

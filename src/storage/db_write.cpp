@@ -62,7 +62,6 @@ Status DBImpl::write(const WriteOptions& options, const WriteBatch& batch) {
 }
 
 Status DBImpl::write_validated(const WriteOptions& options, const WriteBatch& batch) {
-  Status s;
   if (options.sequence && *options.sequence > kMaxSequenceNumber) {
     return Status::invalid_argument("sequence " + std::to_string(*options.sequence) +
                                     " is above the maximum");
@@ -82,18 +81,14 @@ Status DBImpl::write_validated(const WriteOptions& options, const WriteBatch& ba
   if (w.done) return w.status;
 
   // The leader: take a group from the front of the queue, log it, apply it, publish it.
-  s = make_room(lock, false);
+  Status s = make_room(lock, false);
   bool sync = form_group(s);
   if (s.ok()) {
     // Unlocked: only a leader touches the WAL writer and inserts into mem_.
     lock.unlock();
     s = log_and_apply(sync);
     lock.lock();
-    if (s.ok()) {
-      last_sequence_.store(group_sequence_, std::memory_order_release);
-    } else if (background_error_.ok()) {
-      background_error_ = s;  // the WAL's tail is unknown: no write may follow
-    }
+    publish(s, group_sequence_);
   }
   for (Writer* g : group_) {
     if (g->status.ok()) g->status = s;
@@ -130,18 +125,11 @@ Status DBImpl::write_solo(std::unique_lock<std::mutex>& lock, const WriteBatch& 
   if (s.ok()) {
     lock.unlock();
     uint64_t logged = 0;
-    bool sync = durability != Durability::kNone;
     s = log_batch(batch, sequence, &logged);
-    if (s.ok()) s = sync ? wal_->sync() : wal_->flush();
-    counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
-    if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+    if (s.ok()) s = end_log(durability != Durability::kNone, logged);
     if (s.ok()) applier_.apply(batch, sequence, mem_.get());
     lock.lock();
-    if (s.ok()) {
-      last_sequence_.store(sequence, std::memory_order_release);
-    } else if (background_error_.ok()) {
-      background_error_ = s;  // the WAL's tail is unknown: no write may follow
-    }
+    publish(s, sequence);
   }
   solo_writing_ = false;
   hand_over_leadership();
@@ -200,14 +188,31 @@ Status DBImpl::log_and_apply(bool sync) {
     s = log_batch(*g->batch, g->assigned, &logged);
     if (!s.ok()) return s;
   }
-  s = sync ? wal_->sync() : wal_->flush();
-  counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
-  if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  s = end_log(sync, logged);
   if (!s.ok()) return s;
   for (Writer* g : group_) {
     if (g->status.ok()) applier_.apply(*g->batch, g->assigned, mem_.get());
   }
   return {};
+}
+
+// Without mu_, by the leader: ends a turn's WAL appends (`logged` bytes) with one fdatasync
+// when `sync`, else a flush, and counts them.
+Status DBImpl::end_log(bool sync, uint64_t logged) {
+  Status s = sync ? wal_->sync() : wal_->flush();
+  counters_.wal_bytes_written.fetch_add(logged, std::memory_order_relaxed);
+  if (sync) counters_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+// With mu_ held, by the leader after a turn that reached the WAL: readers see its writes up to
+// `last`, or, when it failed, no write may follow (the WAL's tail is unknown).
+void DBImpl::publish(const Status& s, SequenceNumber last) {
+  if (s.ok()) {
+    last_sequence_.store(last, std::memory_order_release);
+  } else if (background_error_.ok()) {
+    background_error_ = s;
+  }
 }
 
 // Without mu_, by the leader: appends one batch stamped with `sequence` to the WAL (not

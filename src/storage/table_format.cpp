@@ -1,7 +1,6 @@
 #include "storage/table_format.hpp"
 
 #include <cstring>
-#include <memory>
 #include <utility>
 
 // Footers hash a few dozen bytes: inline. Block checksums are in block_checksum.cpp.
