@@ -92,6 +92,14 @@ void Block::rank_restarts() {
   ranked_ = true;
 }
 
+void Block::prefetch_for_seek(const char* restarts) const {
+  // The shared count sits just before the block (make_shared in parse()).
+  __builtin_prefetch(reinterpret_cast<const char*>(this) - 16);
+  __builtin_prefetch(reinterpret_cast<const char*>(this) + 48);
+  __builtin_prefetch(&ranks_[4]);
+  __builtin_prefetch(restarts);
+}
+
 uint64_t Block::rank(std::string_view user_key) const {
   size_t skip = common_size_;
   if (skip > 0) {
@@ -184,6 +192,7 @@ void BlockIter::seek(std::string_view target) {
     uint32_t before = 0;
     if (!count_restarts_before(target, &before)) return;
     seek_to_restart(before == 0 ? 0 : before - 1);
+    prefetch_interval();
     while (parse_next() && compare_internal_keys({key_, key_size_}, target) < 0) {
     }
     return;
@@ -215,6 +224,11 @@ void BlockIter::seek_to_restart(uint32_t index) {
   key_size_ = 0;
   current_ = limit_;
   next_ = restart_point(index);
+}
+
+void BlockIter::prefetch_interval() const {
+  uint32_t end = restart_index_ + 1 < restart_count_ ? restart_point(restart_index_ + 1) : limit_;
+  for (uint32_t p = next_; p < end; p += 64) __builtin_prefetch(data_ + p);
 }
 
 void BlockIter::corrupt(const char* what) {

@@ -34,6 +34,12 @@ class Block : public std::enable_shared_from_this<Block> {
   std::unique_ptr<InternalIterator> new_iterator() const;
   size_t size() const { return contents_.size(); }
   uint32_t restart_count() const { return restart_count_; }
+  // Where a seek's first read of the entries goes (the restart array), for a cache that
+  // wants to prefetch it without touching the block.
+  const char* restarts() const { return contents_.data() + restarts_offset_; }
+  // Asks for the lines a seek reads first (this header with its shared count, the ranks and
+  // the restart array at `restarts`), so that their cache misses overlap.
+  void prefetch_for_seek(const char* restarts) const;
 
  private:
   friend class BlockIter;
@@ -94,6 +100,8 @@ class BlockIter final : public InternalIterator {
 
   uint32_t restart_point(uint32_t index) const;
   void seek_to_restart(uint32_t index);
+  // Asks for the lines of the current restart interval at once: a seek scans ~half of it.
+  void prefetch_interval() const;
   void corrupt(const char* what);
   bool decode_header(uint32_t p, uint32_t* shared, uint32_t* non_shared, uint32_t* value_bytes,
                      const char** key_delta);

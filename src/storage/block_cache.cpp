@@ -46,8 +46,12 @@ std::shared_ptr<const Block> BlockCache::lookup(uint64_t table_id, uint64_t offs
     return nullptr;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  shard.slots[i].referenced = true;
-  return shard.slots[i].block;
+  Slot& slot = shard.slots[i];
+  slot.referenced = true;
+  // Copying the pointer increments the block's count: a cache miss that would otherwise
+  // come alone, followed by the ranks and the restart array, each one more.
+  slot.block->prefetch_for_seek(slot.restarts);
+  return slot.block;
 }
 
 void BlockCache::place(Shard& shard, Slot slot) {
@@ -118,7 +122,8 @@ void BlockCache::insert(uint64_t table_id, uint64_t offset, std::shared_ptr<cons
   // chance to be hit before the hand comes round.
   evict(shard, shard_capacity_ - charge);
   if ((shard.count + 1) * 2 > shard.slots.size()) grow(shard);
-  place(shard, Slot{table_id, offset, std::move(block), false});
+  const char* restarts = block->restarts();
+  place(shard, Slot{table_id, offset, std::move(block), restarts, false});
   ++shard.count;
   shard.usage += charge;
 }

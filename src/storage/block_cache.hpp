@@ -51,6 +51,7 @@ class BlockCache {
     uint64_t table_id = 0;  // 0: empty
     uint64_t offset = 0;
     std::shared_ptr<const Block> block;
+    const char* restarts = nullptr;  // block->restarts(), read without touching the block
     bool referenced = false;
   };
   struct Shard {

@@ -24,10 +24,6 @@ uint64_t key_hash(std::string_view key) {
   return XXH3_64bits(key.data(), key.size());
 }
 
-uint32_t key_hash32(std::string_view key) {
-  uint64_t h = key_hash(key);
-  return static_cast<uint32_t>(h ^ (h >> 32));
-}
 
 // Maps a 32-bit probe onto [0, bits) with a multiply instead of a 64-bit division, which
 // cost ~25 cycles per probe, six probes per lookup and per key built.
@@ -48,28 +44,12 @@ inline uint64_t line_of(uint32_t h, uint64_t lines) { return fast_range(h, lines
 inline uint32_t first_probe(uint32_t h) { return h * 0x9E3779B9u; }
 inline uint32_t next_probe(uint32_t p) { return p * 0x9E3779B9u; }
 
-bool may_contain_blocked(std::string_view bitmap, uint32_t probes, std::string_view user_key) {
-  uint32_t h = key_hash32(user_key);
-  const char* line = bitmap.data() + line_of(h, bitmap.size() / kLineBytes) * kLineBytes;
-  uint32_t p = first_probe(h);
-  for (uint32_t i = 0; i < probes; ++i) {
-    uint32_t bit = p >> 23;
-    if ((line[bit / 8] & (1 << (bit % 8))) == 0) return false;
-    p = next_probe(p);
-  }
-  return true;
-}
+uint32_t fold32(uint64_t h) { return static_cast<uint32_t>(h ^ (h >> 32)); }
 
-bool may_contain_modulo(std::string_view bitmap, uint32_t probes, std::string_view user_key) {
-  uint64_t bits = bitmap.size() * 8;
-  uint64_t h = key_hash(user_key);
-  uint64_t h1 = h & 0xffffffff;
-  uint64_t h2 = (h >> 32) | 1;
-  for (uint32_t i = 0; i < probes; ++i) {
-    uint64_t bit = (h1 + i * h2) % bits;
-    if ((bitmap[bit / 8] & (1 << (bit % 8))) == 0) return false;
-  }
-  return true;
+uint32_t key_hash32(std::string_view key) { return fold32(key_hash(key)); }
+
+const char* blocked_line(std::string_view bitmap, uint32_t h) {
+  return bitmap.data() + line_of(h, bitmap.size() / kLineBytes) * kLineBytes;
 }
 
 }  // namespace
@@ -107,30 +87,77 @@ std::string BloomBuilder::finish() {
   return filter;
 }
 
-bool bloom_may_contain(std::string_view filter, std::string_view user_key) {
-  if (filter.size() < 2) return true;
+BloomFilter::BloomFilter(std::string_view filter) {
+  if (filter.size() < 2) return;
   auto tag = static_cast<uint8_t>(filter.back());
   std::string_view bitmap = filter.substr(0, filter.size() - 1);
   if ((tag & kFastRangeTag) == 0) {
-    if (tag == 0 || tag > kMaxProbes) return true;
-    return may_contain_modulo(bitmap, tag, user_key);
-  }
-  if ((tag & kBlockedTag) != 0) {
+    if (tag == 0 || tag > kMaxProbes) return;
+    probes_ = tag;
+    scheme_ = Scheme::kModulo;
+  } else if ((tag & kBlockedTag) != 0) {
     uint32_t probes = tag & ~(kFastRangeTag | kBlockedTag);
-    if (probes == 0 || probes > kMaxProbes || bitmap.size() % kLineBytes != 0) return true;
-    return may_contain_blocked(bitmap, probes, user_key);
+    if (probes == 0 || probes > kMaxProbes || bitmap.size() % kLineBytes != 0) return;
+    probes_ = probes;
+    scheme_ = Scheme::kBlocked;
+  } else {
+    uint32_t probes = tag & ~kFastRangeTag;
+    if (probes == 0 || probes > kMaxProbes || bitmap.size() * 8 > kMaxBits) return;
+    probes_ = probes;
+    scheme_ = Scheme::kFastRange;
   }
-  uint32_t probes = tag & ~kFastRangeTag;
-  uint64_t bits = bitmap.size() * 8;
-  if (probes == 0 || probes > kMaxProbes || bits > kMaxBits) return true;
-  uint32_t h = key_hash32(user_key);
-  uint32_t delta = probe_delta(h);
-  for (uint32_t i = 0; i < probes; ++i) {
-    uint64_t bit = fast_range(h, bits);
-    if ((bitmap[bit / 8] & (1 << (bit % 8))) == 0) return false;
-    h += delta;
+  bitmap_ = bitmap;
+}
+
+uint64_t BloomFilter::hash(std::string_view user_key) const {
+  uint64_t h = key_hash(user_key);
+  if (scheme_ == Scheme::kBlocked) __builtin_prefetch(blocked_line(bitmap_, fold32(h)));
+  return h;
+}
+
+bool BloomFilter::may_contain(uint64_t hash) const {
+  switch (scheme_) {
+    case Scheme::kNone:
+      return true;
+    case Scheme::kBlocked: {
+      uint32_t h = fold32(hash);
+      const char* line = blocked_line(bitmap_, h);
+      uint32_t p = first_probe(h);
+      for (uint32_t i = 0; i < probes_; ++i) {
+        uint32_t bit = p >> 23;
+        if ((line[bit / 8] & (1 << (bit % 8))) == 0) return false;
+        p = next_probe(p);
+      }
+      return true;
+    }
+    case Scheme::kFastRange: {
+      uint64_t bits = bitmap_.size() * 8;
+      uint32_t h = fold32(hash);
+      uint32_t delta = probe_delta(h);
+      for (uint32_t i = 0; i < probes_; ++i) {
+        uint64_t bit = fast_range(h, bits);
+        if ((bitmap_[bit / 8] & (1 << (bit % 8))) == 0) return false;
+        h += delta;
+      }
+      return true;
+    }
+    case Scheme::kModulo: {
+      uint64_t bits = bitmap_.size() * 8;
+      uint64_t h1 = hash & 0xffffffff;
+      uint64_t h2 = (hash >> 32) | 1;
+      for (uint32_t i = 0; i < probes_; ++i) {
+        uint64_t bit = (h1 + i * h2) % bits;
+        if ((bitmap_[bit / 8] & (1 << (bit % 8))) == 0) return false;
+      }
+      return true;
+    }
   }
   return true;
+}
+
+bool bloom_may_contain(std::string_view filter, std::string_view user_key) {
+  BloomFilter parsed(filter);
+  return parsed.may_contain(parsed.hash(user_key));
 }
 
 }  // namespace weaseldb::storage

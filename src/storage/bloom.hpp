@@ -21,8 +21,11 @@
 // - bloom_may_contain() is false only for keys never added. It accepts any bytes as a filter:
 //   one that is too short or has an unknown probe count answers true (no false negatives,
 //   and a damaged filter is also caught by its block checksum).
+// - BloomFilter is the same query for a filter read once (a table's): the tag is parsed at
+//   construction, and a query is split in two (hash() then may_contain()) so that the
+//   caller can do other work while the one line a blocked filter reads is on its way.
 //
-// Ownership: the builder owns the hashes it collected (4 bytes per distinct key; reserve()
+// Ownership: BloomFilter borrows the filter's bytes, which must outlive it. The builder owns the hashes it collected (4 bytes per distinct key; reserve()
 // sizes that up front when the key count is known, as for a memtable flush).
 
 #include <cstdint>
@@ -44,6 +47,22 @@ class BloomBuilder {
  private:
   uint32_t bits_per_key_;
   std::vector<uint32_t> hashes_;
+};
+
+class BloomFilter {
+ public:
+  BloomFilter() = default;  // no filter: every key may be there
+  explicit BloomFilter(std::string_view filter);
+
+  // The key's hash, for may_contain(). Prefetches the line a blocked filter will read.
+  uint64_t hash(std::string_view user_key) const;
+  bool may_contain(uint64_t hash) const;
+
+ private:
+  enum class Scheme : uint8_t { kNone, kModulo, kFastRange, kBlocked };
+  std::string_view bitmap_;
+  uint32_t probes_ = 0;
+  Scheme scheme_ = Scheme::kNone;
 };
 
 bool bloom_may_contain(std::string_view filter, std::string_view user_key);

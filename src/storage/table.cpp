@@ -84,7 +84,7 @@ Status Table::load_metadata(const RandomAccessFile& file, const Footer& footer) 
     size_t skew = reinterpret_cast<uintptr_t>(filter_storage_.data()) % 64;
     size_t start = skew == 0 ? 0 : 64 - skew;
     std::memcpy(filter_storage_.data() + start, bytes.data(), bytes.size());
-    filter_ = std::string_view(filter_storage_.data() + start, bytes.size());
+    filter_ = BloomFilter(std::string_view(filter_storage_.data() + start, bytes.size()));
   }
   if (footer.range_del.size > 0) return load_range_tombstones(file, footer.range_del);
   return {};
@@ -110,7 +110,7 @@ Status Table::load_range_tombstones(const RandomAccessFile& file, const BlockHan
 }
 
 bool Table::may_contain(std::string_view user_key) const {
-  return filter_.empty() || bloom_may_contain(filter_, user_key);
+  return filter_.may_contain(filter_.hash(user_key));
 }
 
 Result<std::shared_ptr<const Block>> Table::read_data_block(
@@ -145,8 +145,10 @@ Result<std::shared_ptr<const Block>> Table::read_data_block(
 
 Result<LookupResult> Table::get(const LookupKey& key, const BlockReadOptions& options,
                                 std::string* value) const {
-  if (!may_contain(key.user_key())) return LookupResult{};
+  // The filter's line is fetched while the index is searched: both are likely cache misses.
+  uint64_t hash = filter_.hash(key.user_key());
   size_t index = index_.seek(key.internal_key());
+  if (!filter_.may_contain(hash)) return LookupResult{};
   if (index == index_.size()) return LookupResult{};
   Result<std::shared_ptr<const Block>> block = read_data_block(index_.handle(index), options);
   if (!block.ok()) return block.status();

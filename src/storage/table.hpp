@@ -27,6 +27,7 @@
 
 #include "storage/block.hpp"
 #include "storage/block_cache.hpp"
+#include "storage/bloom.hpp"
 #include "storage/file.hpp"
 #include "storage/table_cache.hpp"
 #include "storage/internal_iterator.hpp"
@@ -124,8 +125,8 @@ class Table : public std::enable_shared_from_this<Table> {
   uint64_t cache_id_;
   TableIndex index_;  // the index block, decoded once
   std::shared_ptr<const Block> range_del_;  // null when the table has none
-  std::string filter_storage_;              // holds filter_
-  std::string_view filter_;                 // 64-byte aligned; empty when the table has none
+  std::string filter_storage_;              // holds filter_'s bytes, 64-byte aligned
+  BloomFilter filter_;                      // lets every key through when the table has none
   std::vector<RangeTombstone> tombstones_;  // ordered by begin
 };
 

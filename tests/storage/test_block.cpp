@@ -197,6 +197,8 @@ TEST_CASE("bloom: no false negatives, and about 1% false positives at 10 bits pe
   for (int i = 0; i < 10000; ++i) false_positives += bloom_may_contain(filter, numbered("other", i));
   CHECK(false_positives < 200);
   CHECK(bloom_may_contain("", "anything"));  // no usable filter: no false negative
+  BloomFilter none;
+  CHECK(none.may_contain(none.hash("anything")));
 }
 
 // What both earlier filter formats share: bits_per_key * 0.69 probes, a bit array of
