@@ -134,7 +134,9 @@ class MergingIterator final : public InternalIterator {
     WEASEL_ASSERT(!heap_.empty() && heap_[0].it == current_);
     if (current_->valid()) {
       heap_[0].key = current_->key();
-      sift_down(0);
+      // Alone (a compacted database: one level, an empty memtable) it stays on top. The
+      // sift also reloaded the key just stored, a store-forwarding stall per step in readseq.
+      if (heap_.size() > 1) sift_down(0);
     } else if (!current_->status().ok()) {
       status_ = current_->status();
       heap_.clear();
