@@ -93,8 +93,9 @@ void Block::rank_restarts() {
 }
 
 void Block::prefetch_for_seek(const char* restarts) const {
-  // The shared count sits just before the block (make_shared in parse()).
-  __builtin_prefetch(reinterpret_cast<const char*>(this) - 16);
+  // The shared count sits just before the block (make_shared in parse()). An address, never
+  // dereferenced: integer arithmetic, so that it may point before the block.
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(this) - 16));
   __builtin_prefetch(reinterpret_cast<const char*>(this) + 48);
   __builtin_prefetch(&ranks_[4]);
   __builtin_prefetch(restarts);

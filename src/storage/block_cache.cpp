@@ -8,6 +8,11 @@ static_assert(BlockCache::kShards == 16, "shard_of() takes the hash's top 4 bits
 
 namespace {
 constexpr size_t kMinSlots = 16;
+
+// Adds one to a counter only its shard's lock holder writes.
+void count(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
 }  // namespace
 
 BlockCache::BlockCache(size_t capacity_bytes) : shard_capacity_(capacity_bytes / kShards) {}
@@ -42,10 +47,10 @@ std::shared_ptr<const Block> BlockCache::lookup(uint64_t table_id, uint64_t offs
   std::lock_guard lock(shard.mu);
   size_t i = find(shard, h, table_id, offset);
   if (i == shard.slots.size()) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    count(shard.misses);
     return nullptr;
   }
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  count(shard.hits);
   Slot& slot = shard.slots[i];
   slot.referenced = true;
   // Copying the pointer increments the block's count: a cache miss that would otherwise
@@ -100,7 +105,7 @@ void BlockCache::evict(Shard& shard, size_t limit) {
       slot.referenced = false;
       shard.hand = (shard.hand + 1) & mask;
     } else {
-      shard.usage -= slot.block->size();
+      shard.usage -= slot.charge;
       erase_at(shard, shard.hand);  // the hand stays: an entry may have moved into its slot
     }
   }
@@ -109,7 +114,8 @@ void BlockCache::evict(Shard& shard, size_t limit) {
 void BlockCache::insert(uint64_t table_id, uint64_t offset, std::shared_ptr<const Block> block) {
   WEASEL_ASSERT(table_id != 0);
   size_t charge = block->size();
-  if (charge > shard_capacity_) return;  // would evict everything and still not fit
+  // Larger than a shard would evict everything and still not fit.
+  if (charge > shard_capacity_ || charge > UINT32_MAX) return;
   uint64_t h = hash(table_id, offset);
   Shard& shard = shard_of(h);
   std::lock_guard lock(shard.mu);
@@ -123,9 +129,22 @@ void BlockCache::insert(uint64_t table_id, uint64_t offset, std::shared_ptr<cons
   evict(shard, shard_capacity_ - charge);
   if ((shard.count + 1) * 2 > shard.slots.size()) grow(shard);
   const char* restarts = block->restarts();
-  place(shard, Slot{table_id, offset, std::move(block), restarts, false});
+  place(shard, Slot{table_id, offset, std::move(block), restarts,
+                    static_cast<uint32_t>(charge), false});
   ++shard.count;
   shard.usage += charge;
+}
+
+uint64_t BlockCache::hits() const {
+  uint64_t total = 0;
+  for (const Shard& shard : shards_) total += shard.hits.load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t BlockCache::misses() const {
+  uint64_t total = 0;
+  for (const Shard& shard : shards_) total += shard.misses.load(std::memory_order_relaxed);
+  return total;
 }
 
 size_t BlockCache::usage_bytes() const {

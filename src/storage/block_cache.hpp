@@ -7,7 +7,7 @@
 // - Keys are (table id, block offset); table ids come from next_table_id() (never 0) and are
 //   never reused within the process, so a deleted table's blocks can never be served for
 //   another.
-// - The charge of an entry is its block's size; each shard evicts past capacity / kShards
+// - The charge of an entry is its block's size (at most 4 GiB: blocks are); each shard evicts past capacity / kShards
 //   with the CLOCK policy (an approximation of least recently used): a hit only sets the
 //   entry's referenced bit, and eviction sweeps a hand over the entries, sparing (and
 //   clearing) referenced ones. A hit under LRU moved a list node, which touched two more
@@ -41,8 +41,8 @@ class BlockCache {
   void insert(uint64_t table_id, uint64_t offset, std::shared_ptr<const Block> block);
 
   size_t usage_bytes() const;
-  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
-  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  uint64_t hits() const;
+  uint64_t misses() const;
 
  private:
   // An open-addressing table with linear probing, at most half full, so a lookup usually
@@ -52,6 +52,7 @@ class BlockCache {
     uint64_t offset = 0;
     std::shared_ptr<const Block> block;
     const char* restarts = nullptr;  // block->restarts(), read without touching the block
+    uint32_t charge = 0;             // block->size(), likewise
     bool referenced = false;
   };
   struct Shard {
@@ -60,6 +61,10 @@ class BlockCache {
     size_t count = 0;
     size_t hand = 0;
     size_t usage = 0;
+    // Counted under mu (a plain load and store, no locked add on a line every reader shares);
+    // atomic so that hits() and misses() can sum them without the locks.
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
   };
 
   static uint64_t hash(uint64_t table_id, uint64_t offset);
@@ -73,8 +78,6 @@ class BlockCache {
 
   size_t shard_capacity_;
   std::array<Shard, kShards> shards_;
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
 };
 
 }  // namespace weaseldb::storage
