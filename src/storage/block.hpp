@@ -99,21 +99,28 @@ class BlockIter final : public InternalIterator {
   static constexpr uint32_t kInlineKeyBytes = 64;
 
   uint32_t restart_point(uint32_t index) const;
+  // Where the restart interval after `index` begins: its restart point, or limit_ after the last.
+  uint32_t restart_after(uint32_t index) const;
   void seek_to_restart(uint32_t index);
   // Asks for the lines of the current restart interval at once: a seek scans ~half of it.
   void prefetch_interval() const;
   void corrupt(const char* what);
-  bool decode_header(uint32_t p, uint32_t* shared, uint32_t* non_shared, uint32_t* value_bytes,
-                     const char** key_delta);
-  bool decode_long_header(uint32_t p, uint32_t* shared, uint32_t* non_shared,
-                          uint32_t* value_bytes, const char** key_delta);
+  struct EntryHeader {
+    uint32_t shared;
+    uint32_t non_shared;
+    uint32_t value_bytes;
+    uint32_t key_at;  // offset of the key's unshared bytes; 0: corrupt (an entry's is >= 3)
+  };
+  EntryHeader decode_header(uint32_t p);
+  EntryHeader decode_long_header(uint32_t p);
   bool parse_next();
   bool restart_key(uint32_t index, std::string_view* key);
   // The number of restart keys < target, by rank (full keys only on ties); false on
   // corruption.
   bool count_restarts_before(std::string_view target, uint32_t* count);
-  // Makes room for a key of `size` bytes, keeping the first key_size_ bytes.
-  void reserve_key(size_t size);
+  // Makes room for a key of `size` bytes (> key_capacity_), keeping the first key_size_ bytes.
+  // Out of line and cold: keys longer than kInlineKeyBytes are rare.
+  [[gnu::noinline, gnu::cold]] void grow_key(size_t size);
 
   std::shared_ptr<const Block> owner_;  // null when borrowing
   const Block* block_;
@@ -123,6 +130,7 @@ class BlockIter final : public InternalIterator {
   uint32_t current_;  // offset of the current entry; limit_ when not valid
   uint32_t next_;     // offset of the entry after it
   uint32_t restart_index_ = 0;
+  uint32_t next_restart_ = 0;  // restart_after(restart_index_), so a step compares, not loads
   // The current key: prefix-compressed entries rebuild it in place. Inline for short keys,
   // so that walking a block allocates nothing.
   char* key_ = inline_key_;
