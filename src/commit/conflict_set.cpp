@@ -72,7 +72,10 @@ int add_keys(const ConflictSet::Write& w, std::string_view* keys, int n) {
 
 }  // namespace
 
-ConflictSet::ConflictSet(uint64_t oldest_version) : oldest_version_(oldest_version) {}
+ConflictSet::ConflictSet(uint64_t oldest_version) : oldest_version_(oldest_version) {
+  tree_.set_floor(oldest_version);
+  batch_.set_floor(oldest_version);
+}
 
 // Out of line: inlined into check()'s loop of point lookups, its range work would crowd
 // that loop's registers.
@@ -145,6 +148,7 @@ void ConflictSet::check_group(const Read* const* reads, Result* const* results, 
 void ConflictSet::add_writes(std::span<const Write> writes, uint64_t version) {
   WEASEL_ASSERT(version >= newest_version_);
   newest_version_ = version;
+  keep_within_span(version);
   if (version <= oldest_version_) return;
   if (writes.size() == 1 || !tree_.grouping_pays()) {
     // One write, or a tree in cache (nothing to overlap): each goes straight in, without
@@ -232,10 +236,17 @@ void ConflictSet::resolve_in_batch(std::span<const Transaction> txns, std::span<
     bool ok = true;
     for (const Read& r : t.reads) {
       Result& result = results[at++];
-      if (result == Result::kCommit && conflicts_in(batch_, r)) result = Result::kConflict;
+      // An earlier transaction of the batch may have raised the oldest version (see
+      // keep_within_span): the first pass judged this read against the one before.
+      if (r.read_version < oldest_version_) {
+        result = Result::kTooOld;
+      } else if (result == Result::kCommit && conflicts_in(batch_, r)) {
+        result = Result::kConflict;
+      }
       ok = ok && result == Result::kCommit;
     }
     committed[i] = ok;
+    if (ok) keep_within_span(t.version);  // as add_writes() would
     // Like add_writes: a write at or below the oldest version can never conflict.
     if (!ok || t.version <= oldest_version_) continue;
     for (const Write& w : t.writes) apply_write(batch_, w, t.version);
@@ -289,9 +300,17 @@ void ConflictSet::pay_for_inserts() {
   collect_if_due();
 }
 
+void ConflictSet::keep_within_span(uint64_t version) {
+  if (version > oldest_version_ && version - oldest_version_ > kMaxVersionSpan) [[unlikely]] {
+    set_oldest_version(version - kMaxVersionSpan);
+  }
+}
+
 void ConflictSet::set_oldest_version(uint64_t v) {
   if (v <= oldest_version_) return;
   oldest_version_ = v;
+  tree_.set_floor(v);
+  batch_.set_floor(v);
   gc_debt_ += kGcEntriesPerAdvance;
   collect_if_due();
 }

@@ -15,6 +15,12 @@
 // - set_oldest_version(v): reads below v become kTooOld; history at or below v is collected
 //   incrementally (a bounded slice per call and per write), so memory follows the window
 //   without pauses. Lower values than the current one are ignored.
+// - The window spans at most kMaxVersionSpan versions: writes at a version more than that
+//   above oldest_version() (add_writes(), or a committed transaction of resolve()) first
+//   raise it to version - kMaxVersionSpan, as set_oldest_version() would (the tree stores
+//   versions in 32 bits relative to a base at or below the oldest one; see
+//   conflict_set_art.hpp). The pipeline's versions advance one per commit, so only a jump
+//   of more than 2^31 versions within the time window reaches this.
 // - Usage by the resolver, per transaction in version order: check(its reads), and if all
 //   commit, add_writes(its writes, its version); conflicts inside a batch resolve in order.
 // - resolve(): the same for many transactions in one call, with exactly that outcome (each
@@ -54,6 +60,11 @@ class ConflictSet {
   explicit ConflictSet(uint64_t oldest_version = 0);
 
   enum class Result : uint8_t { kCommit, kConflict, kTooOld };
+
+  // The widest window (see above): half the 32-bit range the tree stores versions in, so
+  // that a rebase of the tree, which moves its base up to oldest_version(), leaves room for
+  // at least 2^31 more versions (its O(n) walk is then amortised over them).
+  static constexpr uint64_t kMaxVersionSpan = uint64_t{1} << 31;
 
   // Point read: is_point, `end` ignored. Range read: [begin, end), or [begin, inf) when
   // end_is_infinite.
@@ -106,6 +117,7 @@ class ConflictSet {
   void apply_committed(std::span<const Transaction> txns, std::span<const bool> committed);
   void apply_grouped(std::span<const Write> writes, uint64_t version);
   void pay_for_inserts();
+  void keep_within_span(uint64_t version);
   void collect_if_due();
 
   cset::ArtTree tree_;

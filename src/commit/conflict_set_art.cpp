@@ -9,11 +9,12 @@
 namespace weasel::cset {
 
 using art::Node;
+using art::Rel;
 using art::Slot;
 
 namespace {
 
-constexpr uint64_t kZero = 0;
+constexpr Rel kZero = 0;
 
 // Every line a write's step through `n` may read or change, asked for before its type is
 // known (the header says, a miss later): prefetch_node()'s, the slot a Node256 holds for
@@ -36,14 +37,14 @@ inline void prefetch_for_write(const Node* n, std::string_view key, size_t depth
 // to go on with, or null once the answer is known (then in *out).
 struct Descent {
   const Slot* slot;
-  const Node* node;        // slot->child, read ahead
-  const uint64_t* before;  // version of the keys just before slot's subtree
+  const Node* node;   // slot->child, read ahead
+  const Rel* before;  // version of the keys just before slot's subtree
   size_t depth;
 };
 
 // *out points at the answer once it is known: the caller reads it when it likes (a
 // grouped descent reads it last, so that its miss overlaps the others').
-inline const Slot* step(Descent& d, std::string_view key, const uint64_t** out) {
+inline const Slot* step(Descent& d, std::string_view key, const Rel** out) {
   const Node* n = d.node;
   if (n == nullptr) {
     *out = d.before;
@@ -111,8 +112,27 @@ void ArtTree::clear() {
   if (root_.child != nullptr) free_subtree(root_.child);
   root_ = Slot{nullptr, 0, 0};
   max_version_ = 0;
+  base_ = floor_;  // nothing stored: the highest base allowed is free
   entry_count_ = 0;
   gc_cursor_.clear();
+}
+
+// Makes room for a write at v (>= every stored version). Rare: versions advance one by one
+// in the pipeline, so v outgrows the base at most once per 2^31 of them (ConflictSet's span
+// leaves that much room above the floor), or on a jump; the base then rises as far as
+// allowed, to the floor, in one walk over the tree (O(n), amortised over those versions).
+void ArtTree::fit_far(uint64_t v) {
+  if (v <= base_) return;  // (a write at or below the floor, after clear(): stored as 0)
+  // The owner keeps the versions in use within kMaxRel of the floor (ConflictSet's window).
+  WEASEL_ASSERT(v >= floor_ && v - floor_ <= art::kMaxRel);
+  rebase(floor_);
+}
+
+void ArtTree::rebase(uint64_t base) {
+  WEASEL_ASSERT(base >= base_ && base <= floor_);
+  if (root_.child != nullptr) rebase_subtree(root_, base - base_);
+  base_ = base;
+  ++rebases_;
 }
 
 ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
@@ -138,7 +158,7 @@ ArtTree::Lookup ArtTree::lookup(std::string_view key) const {
   }
 }
 
-uint64_t ArtTree::version_far(std::string_view key) const {
+Rel ArtTree::version_far(std::string_view key) const {
   return version_in<true>(key);
 }
 
@@ -149,11 +169,11 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
   WEASEL_ASSERT(n <= kGroup);
   if (!grouping_pays()) {
     // In cache: the interleaving would only add work.
-    for (int i = 0; i < n; ++i) out[i] = version_in<false>(keys[i]);
+    for (int i = 0; i < n; ++i) out[i] = base_ + version_in<false>(keys[i]);
     return;
   }
   Descent d[kGroup];
-  const uint64_t* answers[kGroup];
+  const Rel* answers[kGroup];
   int live[kGroup];
   int m = 0;
   for (int i = 0; i < n; ++i) {
@@ -180,7 +200,7 @@ void ArtTree::versions_at(const std::string_view* keys, int n, uint64_t* out) co
       art::prefetch_node(di.node, keys[live[j]], di.depth);
     }
   }
-  for (int i = 0; i < n; ++i) out[i] = *answers[i];
+  for (int i = 0; i < n; ++i) out[i] = base_ + *answers[i];
 }
 
 void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
@@ -191,14 +211,16 @@ void ArtTree::prefetch_leaves(const std::string_view* keys, int n) const {
 
 bool ArtTree::any_above(std::string_view begin, std::optional<std::string_view> end,
                         uint64_t v) const {
-  if (max_version_ <= v || root_.max_point <= v) return false;
-  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(), v);
+  WEASEL_ASSERT(v >= floor_);
+  Rel rv = rel_query(v);
+  if (max_version_ <= v || root_.max_point <= rv) return false;
+  return any_above_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value(), rv);
 }
 
 // Entries strictly between lo and hi in the subtree of `s`, whose keys start with lo[0,
 // depth) when lo_on and with hi[0, depth) when hi_on (else the bound is beyond the subtree).
 bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, bool lo_on,
-                           std::string_view hi, bool hi_on, uint64_t v) const {
+                           std::string_view hi, bool hi_on, Rel v) const {
   if (s.max_point <= v) return false;
   if (!lo_on && !hi_on) return true;
   art::Node0 leaf;
@@ -236,9 +258,21 @@ bool ArtTree::any_above_in(const Slot& s, size_t depth, std::string_view lo, boo
   return false;
 }
 
+// (The rebase goes through a separate tail call, so that the common path keeps no frame.)
 void ArtTree::write_point(std::string_view key, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
-  upsert<false, true>(key, v);
+  if (v - base_ > art::kMaxRel) [[unlikely]] {
+    write_point_far(key, v);
+    return;
+  }
+  max_version_ = v;
+  upsert<false, true>(key, static_cast<Rel>(v - base_));  // v >= base_ here: no clamp
+}
+
+void ArtTree::write_point_far(std::string_view key, uint64_t v) {
+  fit_far(v);
+  max_version_ = v;
+  upsert<false, true>(key, rel(v));
 }
 
 // The paths are fetched together (a grouped lookup), then written one after the other from
@@ -247,15 +281,18 @@ void ArtTree::write_points(const std::string_view* keys, const uint64_t* version
   WEASEL_ASSERT(n <= kGroup && (n == 0 || versions[0] >= max_version_));
   // The grouped walk costs as many instructions as the writes' own descents: it pays only
   // when those would miss the cache, i.e. for a tree larger than a core's cache holds.
+  if (n == 0) return;
+  fit(versions[n - 1]);  // the newest: every other one fits then too
   if (n > 1) prefetch_leaves(keys, n);
   for (int i = 0; i < n; ++i) {
     WEASEL_ASSERT(i == 0 || versions[i - 1] <= versions[i]);
-    upsert<false, true>(keys[i], versions[i]);
+    max_version_ = versions[i];
+    upsert<false, true>(keys[i], rel(versions[i]));
   }
 }
 
 // A slot for a new leaf holding key[from, end): inline when the bytes fit.
-inline Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
+inline Slot ArtTree::new_leaf(std::string_view key, size_t from, Rel point, Rel range) {
   size_t len = key.size() - from;
   if (len > art::kInlineLeafBytes) return Slot{make_leaf(key, from, point, range), point, range};
   ++entry_count_;
@@ -271,9 +308,8 @@ inline Slot ArtTree::new_leaf(std::string_view key, size_t from, uint64_t point,
 // refreshes their tails). kNewest: point is >= every version in the tree, so it is the new
 // bound of every slot on the path as it is (a store, not a max).
 template <bool kPath, bool kNewest>
-ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
-  auto raise = [point](uint64_t& bound) { bound = kNewest ? point : std::max(bound, point); };
-  raise(max_version_);
+ArtTree::Entry ArtTree::upsert(std::string_view key, Rel point) {
+  auto raise = [point](Rel& bound) { bound = kNewest ? point : std::max(bound, point); };
   path_.clear();
   Slot* s = &root_;
   // Where the version before the key is, looked for only if the key is new.
@@ -333,7 +369,7 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
         // the version before the key found in this node's bit set unless the key comes first.
         auto* m = static_cast<art::Node256*>(n);
         int below = art::highest_below(m->bits, byte);
-        const uint64_t* pred = below >= 0 ? &m->slots[below].tail : trail.before();
+        const Rel* pred = below >= 0 ? &m->slots[below].tail : trail.before();
         m->slots[byte] = new_leaf(key, depth + 1, point, *pred);
         m->bits[byte >> 6] |= uint64_t{1} << (byte & 63);
         ++m->count;
@@ -341,7 +377,7 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
       } else if (n->type == art::Type::k48 && n->count < 48) {  // the same for a Node48
         auto* m = static_cast<art::Node48*>(n);
         unsigned below = m->index[byte] & art::kIndexSlot;  // the byte is absent
-        const uint64_t* pred = below != 0 ? &m->slots[below - 1].tail : trail.before();
+        const Rel* pred = below != 0 ? &m->slots[below - 1].tail : trail.before();
         leaf = art::put_in_node48(m, byte, new_leaf(key, depth + 1, point, *pred));
       } else {
         Slot fresh = new_leaf(key, depth + 1, point, *trail.before());
@@ -369,8 +405,8 @@ ArtTree::Entry ArtTree::upsert(std::string_view key, uint64_t point) {
 // The key leaves the prefix of s's node at byte `at`: a new Node4 takes the shared part and
 // holds the old node and the key (as its own entry, or a new leaf) as children. The new
 // Node4's slot takes the place of the old one, and the key's entry is on path_.
-ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key,
-                              uint64_t point, uint64_t pred) {
+ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view key, Rel point,
+                              Rel pred) {
   Node* old = s->child;
   Node* top = make_node(art::Type::k4);
   set_prefix(top, old->prefix(), at);
@@ -397,7 +433,7 @@ ArtTree::Entry ArtTree::split(Slot* s, size_t depth, size_t at, std::string_view
 }
 
 // A node made by a split holds the new key as its own entry.
-ArtTree::Entry ArtTree::take_new_entry(Node* n, uint64_t point, uint64_t pred) {
+ArtTree::Entry ArtTree::take_new_entry(Node* n, Rel point, Rel pred) {
   n->has_entry = true;
   n->point = point;
   n->range = pred;
@@ -415,8 +451,8 @@ ArtTree::Entry ArtTree::entry_in(Slot* slot) {
 // key): a Node4 takes the bytes they share and holds both, each as an inline leaf or the
 // node's own entry, without making the leaf a node first. `pred` is the version before the
 // key. The leaf's own entry stays as it was.
-ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, uint64_t point,
-                                   uint64_t pred) {
+ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, Rel point,
+                                   Rel pred) {
   uint8_t leaf[art::kInlineLeafBytes + 1] = {};  // one spare byte: the prefix copy takes 8
   art::leaf_bytes(s->child, leaf);
   size_t leaf_len = art::leaf_len(s->child);
@@ -451,6 +487,8 @@ ArtTree::Entry ArtTree::split_leaf(Slot* s, size_t depth, std::string_view key, 
 void ArtTree::write_range(std::string_view begin, std::optional<std::string_view> end, uint64_t v) {
   WEASEL_ASSERT(v >= max_version_);
   WEASEL_ASSERT(!end || compare_keys(begin, *end) < 0);
+  fit(v);
+  max_version_ = v;
   if (end) {
     // Pin the version that covers `end` today, so that keys from `end` on keep it.
     Lookup at_end = lookup(*end);
@@ -460,11 +498,11 @@ void ArtTree::write_range(std::string_view begin, std::optional<std::string_view
     erase_in(root_, 0, begin, true, end ? *end : std::string_view{}, end.has_value());
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
   }
-  Entry at = upsert<true, true>(begin, v);
+  Entry at = upsert<true, true>(begin, rel(v));
   if (at.node != nullptr) {
-    at.node->range = v;
+    at.node->range = rel(v);
   } else {
-    at.leaf->tail = v;
+    at.leaf->tail = rel(v);
   }
   refresh_tails();
 }

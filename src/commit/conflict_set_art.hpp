@@ -24,19 +24,34 @@
 // its low bit; max_point is its point and tail its range), so a lookup ends one line sooner
 // and collection reads leaves packed in their parent, not one line each.
 //
+// Versions. Slots and entries hold versions in 32 bits, relative to a tree-wide base, so a
+// slot is 16 bytes (a 1M-key tree: 35 MiB of nodes instead of 46, mostly inline leaves in
+// their parents' slots). A version at or below the base is stored as the base (0). That
+// changes no answer: the base never passes the floor, the oldest version the owner still
+// asks about (set_floor(), collect()): every query's v is >= floor >= base (older reads are
+// too old), and a conflict is "stored version > v", false for a version <= base both before
+// and after clamping it up to the base. Above the base, versions are exact, so tails stay
+// exact and max_point stays an upper bound for every version > base, as below requires. A
+// write at v with v - base > 2^32 - 1 first rebases: one walk over the tree rewrites every
+// stored version for base = floor (rebase()); the owner keeps v - floor below 2^32
+// (ConflictSet bounds its window to 2^31 versions, so a rebase buys 2^31 versions at least).
+// Queries translate their version once (rel_query) and answers go back as base + stored.
+//
 // Bounds (max_point) of large nodes may overstate a subtree after entries are erased or
 // collected; tails are always exact. An overstated bound never turns into a false conflict
 // for a caller that checks version_at(begin) and then any_above() (as ConflictSet does), with
-// v >= the `oldest` given to collect(): an erased entry's version was <= oldest, or a key of
-// the same subtree still has a version at least as high (the range write that erased it, or
-// the predecessor's range that made it redundant, covers that key), and a subtree that
-// any_above() judges by its bound lies wholly inside the range asked about.
+// v >= the floor (the `oldest` given to collect() or set_floor()): an erased entry's version
+// was <= oldest, or a key of the same subtree still has a version at least as high (the
+// range write that erased it, or the predecessor's range that made it redundant, covers that
+// key), and a subtree that any_above() judges by its bound lies wholly inside the range asked
+// about.
 //
 // Ownership: the tree owns its nodes (NodeSlabs, one per layout) and prefixes longer than 40
 // bytes (its KeyPool); string_views passed in are copied into prefixes, never kept. Not
 // thread-safe for writers: one owner. Const members touch no shared scratch, so concurrent
 // readers are safe while nobody writes.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -67,10 +82,16 @@ inline constexpr size_t kInlinePrefix = 40;
 
 struct Node;
 
+// A version as stored: relative to the tree's base (ArtTree::base_), versions at or below
+// the base clamped to 0 (see "Versions" above).
+using Rel = uint32_t;
+inline constexpr uint64_t kMaxRel = UINT32_MAX;
+
+// 16 bytes: four to a cache line.
 struct Slot {
-  Node* child;         // or an inline leaf (is_leaf_word)
-  uint64_t max_point;  // upper bound of the point versions in the child's subtree
-  uint64_t tail;       // range version of the last entry in the child's subtree
+  Node* child;    // or an inline leaf (is_leaf_word)
+  Rel max_point;  // upper bound of the point versions in the child's subtree
+  Rel tail;       // range version of the last entry in the child's subtree
 };
 
 // 64 bytes: a Node0 (the typical leaf) is one cache line.
@@ -79,8 +100,8 @@ struct alignas(64) Node {
   bool has_entry;
   uint16_t count;  // children
   uint32_t prefix_len;
-  uint64_t point;  // the entry, when has_entry
-  uint64_t range;
+  Rel point;  // the entry, when has_entry
+  Rel range;
   union {
     uint8_t inline_prefix[kInlinePrefix];
     uint8_t* heap_prefix;  // prefix_len > kInlinePrefix: from the tree's KeyPool
@@ -93,6 +114,7 @@ struct Node0 : Node {};
 }  // namespace art
 }  // namespace weasel::cset
 
+#include "commit/conflict_set_art_bytes.hpp"   // needs Node above
 #include "commit/conflict_set_art_node48.hpp"  // needs Node and Slot above
 #include "commit/conflict_set_art_sorted.hpp"  // needs Node and Slot above
 
@@ -110,7 +132,7 @@ class ArtTree {
  public:
   // Slice of entries ConflictSet's collection works through at a time.
   static constexpr int kCollectSlice = 256;
-  // About 1 MiB of nodes (inline leaves take 24 bytes each, their parents' headers a few more).
+  // About 1 MiB of nodes (inline leaves take 16 bytes each, their parents' headers a few more).
   static constexpr size_t kGroupFromEntries = size_t{1} << 15;
 
   // huge_pages: ask for huge pages for the nodes (worth it for a large tree; a small scratch
@@ -129,7 +151,7 @@ class ArtTree {
   // (Inline, forced, with version_in: a caller's loop of lookups in a tree in cache keeps
   // its registers and calls nothing; GCC's own choice is a call, ~20 instructions a read.)
   [[gnu::always_inline]] uint64_t version_at(std::string_view key) const {
-    return !grouping_pays() ? version_in<false>(key) : version_far(key);
+    return base_ + (!grouping_pays() ? version_in<false>(key) : version_far(key));
   }
   // version_at for n <= kGroup keys at once, descending all of them in turns, one node each,
   // with prefetches, so that the cache misses of the n descents overlap.
@@ -144,6 +166,16 @@ class ArtTree {
   bool any_above(std::string_view begin, std::optional<std::string_view> end, uint64_t v) const;
   // Upper bound of every version in the tree.
   uint64_t max_version() const { return max_version_; }
+
+  // Versions at or below `oldest` will never be asked about again (every caller's v is >= it
+  // from now on): the tree may store them as `oldest` (raises only; collect() raises it too).
+  // Writes need v - floor() <= art::kMaxRel.
+  void set_floor(uint64_t oldest) { floor_ = std::max(floor_, oldest); }
+  uint64_t floor() const { return floor_; }
+  // The version stored as 0 (tests and diagnostics): <= floor().
+  uint64_t base() const { return base_; }
+  // Times the slots were rewritten for a higher base (tests and diagnostics).
+  uint64_t rebases() const { return rebases_; }
 
   // Sets key's version to v. v must be >= every version already written.
   void write_point(std::string_view key, uint64_t v);
@@ -177,7 +209,7 @@ class ArtTree {
  private:
   struct Lookup {
     bool found;       // the key is an entry
-    uint64_t before;  // version of the keys just before the key
+    art::Rel before;  // version of the keys just before the key
   };
   // Where upsert() left the key's entry: in a node, or inline in a slot.
   struct Entry {
@@ -185,10 +217,10 @@ class ArtTree {
     art::Slot* leaf;
   };
   struct GcState {
-    uint64_t oldest;
+    art::Rel oldest;
     size_t budget;
     size_t examined;
-    uint64_t pred;  // range version of the last entry kept before the current one
+    art::Rel pred;  // range version of the last entry kept before the current one
     bool stopped;
     size_t removed;
   };
@@ -196,21 +228,38 @@ class ArtTree {
   // Queries and writes (conflict_set_art.cpp).
   Lookup lookup(std::string_view key) const;
   template <bool kPrefetch>
-  [[gnu::always_inline]] uint64_t version_in(std::string_view key) const;
-  uint64_t version_far(std::string_view key) const;  // version_in<true>, out of line
+  [[gnu::always_inline]] art::Rel version_in(std::string_view key) const;
+  art::Rel version_far(std::string_view key) const;  // version_in<true>, out of line
   bool any_above_in(const art::Slot& s, size_t depth, std::string_view lo, bool lo_on,
-                    std::string_view hi, bool hi_on, uint64_t v) const;
+                    std::string_view hi, bool hi_on, art::Rel v) const;
+  // v as stored: v must be <= max_version_ (a write makes room for it first: fit()).
+  art::Rel rel(uint64_t v) const {
+    WEASEL_ASSERT(v <= base_ || v - base_ <= art::kMaxRel);
+    return v <= base_ ? 0 : static_cast<art::Rel>(v - base_);
+  }
+  // A query's version as stored: v >= floor_, and any v past the stored range compares alike.
+  art::Rel rel_query(uint64_t v) const {
+    return v <= base_ ? 0 : static_cast<art::Rel>(std::min<uint64_t>(v - base_, art::kMaxRel));
+  }
+  // Makes room for a write at v (see fit_far); inline, so that a write pays one compare.
+  void fit(uint64_t v) {
+    if (v - base_ > art::kMaxRel) [[unlikely]]
+      fit_far(v);
+  }
+  [[gnu::noinline, gnu::cold]] void fit_far(uint64_t v);
+  [[gnu::noinline, gnu::cold]] void write_point_far(std::string_view key, uint64_t v);
+  void rebase(uint64_t base);
   template <bool kPath, bool kNewest>
-  Entry upsert(std::string_view key, uint64_t point);
+  Entry upsert(std::string_view key, art::Rel point);
   art::Node* materialize(const art::Slot& s);
   void inline_if_small(art::Slot& s);
-  Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, uint64_t point,
-              uint64_t pred);
-  Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, uint64_t point, uint64_t pred);
-  Entry take_new_entry(art::Node* n, uint64_t point, uint64_t pred);
+  Entry split(art::Slot* s, size_t depth, size_t at, std::string_view key, art::Rel point,
+              art::Rel pred);
+  Entry split_leaf(art::Slot* s, size_t depth, std::string_view key, art::Rel point, art::Rel pred);
+  Entry take_new_entry(art::Node* n, art::Rel point, art::Rel pred);
   // Where the entry of the key in `slot` lives: the inline leaf, or the child node's entry.
   static Entry entry_in(art::Slot* slot);
-  art::Slot new_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
+  art::Slot new_leaf(std::string_view key, size_t from, art::Rel point, art::Rel range);
   void erase_in(art::Slot& s, size_t depth, std::string_view lo, bool lo_on, std::string_view hi,
                 bool hi_on);
   void refresh_tails();
@@ -220,7 +269,7 @@ class ArtTree {
   template <class Wide>
   void collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, GcState& st);
   void collect_sorted(art::Node* n, unsigned first, bool lo_in, size_t depth, GcState& st);
-  int collect_leaves(art::Slot& c, uint64_t oldest, uint64_t& pred, size_t& left);
+  int collect_leaves(art::Slot& c, art::Rel oldest, art::Rel& pred, size_t& left);
   art::Visit collect_child(art::Node* n, unsigned at, art::Slot& c, size_t depth, bool lo_on,
                            GcState& st);
   void collect_leaf(art::Slot& s, size_t depth, bool lo_on, GcState& st);
@@ -229,7 +278,8 @@ class ArtTree {
 
   // Nodes (conflict_set_art_nodes.cpp).
   art::Node* make_node(art::Type type);
-  art::Node* make_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range);
+  art::Node* make_leaf(std::string_view key, size_t from, art::Rel point, art::Rel range);
+  static void rebase_subtree(art::Slot& s, uint64_t delta);
   void free_node(art::Node* n);       // the node only, not its prefix
   size_t free_subtree(art::Node* n);  // returns the entries freed
   void set_prefix(art::Node* n, const uint8_t* bytes, size_t len);
@@ -238,12 +288,15 @@ class ArtTree {
   void add_child(art::Slot& s, uint8_t byte, const art::Slot& child);
   void remove_child(art::Node* n, uint8_t byte);
   void settle(art::Slot& s, bool exact_max = true);
-  void check_node(const art::Slot& s, std::string& key, const uint64_t& before, size_t& entries,
-                  size_t& heap_bytes, uint64_t& last_range) const;
+  void check_node(const art::Slot& s, std::string& key, art::Rel before, size_t& entries,
+                  size_t& heap_bytes, art::Rel& last_range) const;
 
   art::Slot root_{nullptr, 0, 0};
   size_t node32_from_entries_;
   uint64_t max_version_ = 0;
+  uint64_t base_ = 0;   // the version stored as 0 (every stored version is relative to it)
+  uint64_t floor_ = 0;  // the base may rise up to here
+  uint64_t rebases_ = 0;
   size_t entry_count_ = 0;
   uint64_t inserted_total_ = 0;
   KeyPool keys_;
@@ -278,32 +331,6 @@ inline Node* leaf_word(const uint8_t* bytes, size_t len) {
   return reinterpret_cast<Node*>(static_cast<uintptr_t>(w));
 }
 
-// Length of the common prefix of a[0, m) and b[0, m), a word at a time.
-// From 8 bytes on, the last word overlaps the one before, whose bytes are equal by then.
-inline size_t common_length(const char* a, const uint8_t* b, size_t m) {
-  if (m < 8) {
-    uint64_t d = load_le(a, m) ^ load_le(b, m);  // both zero-padded alike
-    return d != 0 ? static_cast<size_t>(__builtin_ctzll(d)) / 8 : m;
-  }
-  uint64_t x, y;
-  if (m <= 16) {  // common prefixes (e.g. a table name): two words at most, no loop
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
-    std::memcpy(&x, a + m - 8, 8);
-    std::memcpy(&y, b + m - 8, 8);
-    return x != y ? m - 8 + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8 : m;
-  }
-  size_t i = 0;
-  for (;; i += 8) {
-    if (i + 8 > m) i = m - 8;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y)) / 8;
-    if (i + 8 == m) return m;
-  }
-}
-
 inline void leaf_bytes(const Node* word, uint8_t* out) {
   uint64_t bytes = reinterpret_cast<uintptr_t>(word) >> 8;
   std::memcpy(out, &bytes, kInlineLeafBytes);  // little-endian, like leaf_word()'s load_le
@@ -319,86 +346,6 @@ inline const Node* view_leaf(const Slot& s, Node* out) {
   out->range = s.tail;
   leaf_bytes(s.child, out->inline_prefix);
   return out;
-}
-
-// Compares `key` from `depth` with an inline leaf's key: -1 before it, 0 equal, +1 after.
-// One big-endian word each, both zero-padded: the leaf's bytes, byte-swapped, lead its word,
-// and the key's next (up to 8) bytes lead the other. Where the words differ, they order the
-// keys (a byte past the shorter key's end is 0 on its side and not below the other's); where
-// they do not, the lengths do. A key that goes on for 1-7 bytes is loaded as the 8 bytes
-// ending at its end, shifted, when it has 8: one load instead of two plus a merge.
-struct LeafWords {
-  uint64_t key;  // the key's next bytes, as above
-  uint64_t leaf;
-  size_t key_len;  // bytes of the key from depth
-  size_t leaf_len;
-};
-inline LeafWords leaf_words(std::string_view key, size_t depth, const Node* word) {
-  uint64_t w = reinterpret_cast<uintptr_t>(word);
-  size_t avail = key.size() - depth;
-  uint64_t x;
-  if (avail >= 8) {
-    x = load_be(key.data() + depth, 8);
-  } else if (avail != 0 && key.size() >= 8) {
-    x = load_be(key.data() + key.size() - 8, 8) << (64 - 8 * avail);
-  } else {
-    x = load_be(key.data() + depth, avail);
-  }
-  return {x, __builtin_bswap64(w) << 8, avail, (w >> 1) & 7};
-}
-
-inline int compare_leaf(std::string_view key, size_t depth, const Node* word) {
-  LeafWords l = leaf_words(key, depth, word);
-  if (l.key != l.leaf) return l.key < l.leaf ? -1 : 1;
-  return (l.key_len > l.leaf_len) - (l.key_len < l.leaf_len);
-}
-
-// memcmp's sign for m bytes, in big-endian words (no library call for short prefixes). From
-// 8 bytes on, the last word overlaps the one before: the bytes they share are equal by then,
-// so the first difference in it is the first difference overall.
-inline int compare_bytes(const char* a, const uint8_t* b, size_t m) {
-  const char* bc = reinterpret_cast<const char*>(b);
-  uint64_t x = 0;
-  uint64_t y = 0;
-  if (m >= 8) {
-    for (size_t i = 0; i + 8 < m; i += 8) {
-      x = load_be(a + i, 8);
-      y = load_be(bc + i, 8);
-      if (x != y) return x < y ? -1 : 1;
-    }
-    x = load_be(a + m - 8, 8);
-    y = load_be(bc + m - 8, 8);
-  } else if (m > 0) {
-    x = load_be(a, m);
-    y = load_be(bc, m);
-  }
-  return (x > y) - (x < y);
-}
-
-// Index of the highest set bit below `byte` in a 256-bit set, or -1.
-inline int highest_below(const uint64_t* bits, unsigned byte) {
-  unsigned w = byte >> 6;
-  uint64_t m = bits[w] & ((uint64_t{1} << (byte & 63)) - 1);
-  for (;;) {
-    if (m != 0) return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(m)));
-    if (w == 0) return -1;
-    m = bits[--w];
-  }
-}
-
-// Index of the lowest set bit at or above `byte` (<= 255), or -1.
-inline int lowest_from(const uint64_t* bits, unsigned byte) {
-  unsigned w = byte >> 6;
-  uint64_t m = bits[w] & (~uint64_t{0} << (byte & 63));
-  for (;;) {
-    if (m != 0) return static_cast<int>(w * 64 + static_cast<unsigned>(__builtin_ctzll(m)));
-    if (w == 3) return -1;
-    m = bits[++w];
-  }
-}
-
-inline bool has_bit(const uint64_t* bits, unsigned byte) {
-  return (bits[byte >> 6] >> (byte & 63)) & 1;
 }
 
 // The child at `byte` (or null), and in *pred the slot of the closest child below it (or null).
@@ -487,7 +434,7 @@ inline const Slot* child_at(const Node* n, uint8_t byte) {
 // Where the version of the keys just before n's child at `byte` is kept, as far as n knows:
 // the tail of the closest smaller child, else n's own entry's range, else null (the answer
 // is further up).
-inline const uint64_t* before_in(const Node* n, uint8_t byte) {
+inline const Rel* before_in(const Node* n, uint8_t byte) {
   const Slot* pred = nullptr;
   find_child(n, byte, &pred);
   if (pred != nullptr) return &pred->tail;
@@ -510,18 +457,18 @@ class Trail {
     bytes_[count_] = byte;
     ++count_;
   }
-  const uint64_t* before() const {
+  const Rel* before() const {
     for (unsigned i = count_; i-- > 0;) {
-      if (const uint64_t* v = before_in(nodes_[i], bytes_[i])) return v;
+      if (const Rel* v = before_in(nodes_[i], bytes_[i])) return v;
     }
     return base_;
   }
 
  private:
   static constexpr unsigned kLevels = 16;
-  static constexpr uint64_t kZero = 0;
+  static constexpr Rel kZero = 0;
   unsigned count_ = 0;
-  const uint64_t* base_ = &kZero;  // keys before the first entry have version 0
+  const Rel* base_ = &kZero;  // keys before the first entry have version 0
   const Node* nodes_[kLevels];
   uint8_t bytes_[kLevels];
 };
@@ -571,22 +518,6 @@ inline const Slot* next_child(const Node* n, unsigned byte, unsigned* at) {
 
 inline Slot* next_child(Node* n, unsigned byte, unsigned* at) {
   return const_cast<Slot*>(next_child(static_cast<const Node*>(n), byte, at));
-}
-
-// fn(b) for every set bit b >= first of a 256-bit set, ascending, until fn returns false. The
-// set may change under the walk: each word is read once, as the walk reaches it.
-template <class Fn>
-inline void visit_bits(const uint64_t* bits, unsigned first, Fn&& fn) {
-  uint64_t m = bits[first >> 6] & (~uint64_t{0} << (first & 63));
-  for (unsigned w = first >> 6;;) {
-    while (m != 0) {
-      unsigned b = w * 64 + static_cast<unsigned>(__builtin_ctzll(m));
-      m &= m - 1;
-      if (!fn(b)) return;
-    }
-    if (++w == 4) return;
-    m = bits[w];
-  }
 }
 
 template <class S, class Fn>
@@ -699,7 +630,7 @@ inline void prefetch_node(const Node* n, std::string_view key, size_t depth) {
 }
 
 // Tail of a node's subtree: its last child's tail, or its own entry's range.
-inline uint64_t tail_of(const Node* n) {
+inline Rel tail_of(const Node* n) {
   const Slot* last = last_child(n);
   return last != nullptr ? last->tail : n->range;
 }
@@ -719,7 +650,7 @@ inline uint64_t tail_of(const Node* n) {
 // leaf, or with no smaller sibling, takes the trail. Only in a tree in cache: in a larger one
 // the sibling's slot would be a line to fetch that the key's own path does not need.
 template <bool kPrefetch>
-inline uint64_t ArtTree::version_in(std::string_view key) const {
+inline art::Rel ArtTree::version_in(std::string_view key) const {
   const art::Slot* s = &root_;
   if (s->child == nullptr) return 0;
   art::Trail trail;
@@ -757,7 +688,8 @@ inline uint64_t ArtTree::version_in(std::string_view key) const {
         if (l.key < l.leaf || (l.key == l.leaf && l.key_len < l.leaf_len)) [[unlikely]] {
           return *trail.before();  // before a present leaf
         }
-        uint64_t equal = present & (uint64_t{0} - ((l.key == l.leaf) & (l.key_len == l.leaf_len)));
+        auto equal = static_cast<uint32_t>(present) &
+                     (uint32_t{0} - ((l.key == l.leaf) & (l.key_len == l.leaf_len)));
         return (hit.max_point & equal) | (hit.tail & ~equal);
       }
       s = &hit;

@@ -9,6 +9,7 @@
 namespace weasel::cset {
 
 using art::Node;
+using art::Rel;
 using art::Slot;
 
 namespace {
@@ -28,9 +29,12 @@ inline void prefetch_for_walk(const Node* n) {
 // key and the keys after it would take the predecessor's range version instead, so both
 // versions must equal it, or all three must be <= oldest (never above any valid v).
 size_t ArtTree::collect(uint64_t oldest, size_t budget) {
+  set_floor(oldest);
+  // (Clamped, oldest is exact enough: every stored version at or below the base is too.)
+  const Rel rel_oldest = rel_query(oldest);
   size_t examined = 0;
   while (examined < budget && entry_count_ > 0) {
-    GcState st{oldest, budget - examined, 0, lookup(gc_cursor_).before, false, 0};
+    GcState st{rel_oldest, budget - examined, 0, lookup(gc_cursor_).before, false, 0};
     gc_key_.clear();
     collect_in(root_, 0, true, st);
     if (root_.child == nullptr) root_ = Slot{nullptr, 0, 0};
@@ -112,9 +116,9 @@ inline Slot& wide_slot(art::Node48* m, unsigned byte) {
 // Whether the inline leaf in s is redundant (1) or stays (0), given the range version of the
 // last entry kept before it; moves `pred` on to the leaf's range when it stays. No branch on
 // the outcome: to the branch predictor it is a coin toss.
-inline uint64_t leaf_gone(const Slot& s, uint64_t oldest, uint64_t& pred) {
-  uint64_t point = s.max_point;
-  uint64_t range = s.tail;
+inline uint64_t leaf_gone(const Slot& s, Rel oldest, Rel& pred) {
+  Rel point = s.max_point;
+  Rel range = s.tail;
   uint64_t gone = ((point <= oldest) & (pred <= oldest)) | ((point == pred) & (range == pred));
   pred = gone != 0 ? pred : range;
   return gone;
@@ -157,9 +161,9 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
     if (first == 255) return;
     ++first;
   }
-  const uint64_t oldest = st.oldest;
+  const Rel oldest = st.oldest;
   const bool ahead = grouping_pays();  // fetch the next child node while in this one
-  uint64_t pred = st.pred;
+  Rel pred = st.pred;
   size_t left = st.budget - st.examined;  // one counter, not two: fewer registers in the loop
   size_t removed = 0;                     // leaves removed from m since the last flush
   size_t nested = 0;                      // entries removed below m since then
@@ -236,7 +240,7 @@ void ArtTree::collect_wide(Wide* m, unsigned first, bool lo_in, size_t depth, Gc
 // kept ones move down over the removed ones), settles the node and returns the entries removed
 // (c.child is null when none is left; the caller takes them off entry_count_); else changes
 // nothing and returns -1.
-int ArtTree::collect_leaves(Slot& c, uint64_t oldest, uint64_t& pred, size_t& left) {
+int ArtTree::collect_leaves(Slot& c, Rel oldest, Rel& pred, size_t& left) {
   Node* n = c.child;
   if (!art::is_sorted_type(n->type) || n->has_entry || left < n->count) {
     return -1;
@@ -315,8 +319,8 @@ void ArtTree::collect_leaf(Slot& s, size_t depth, bool lo_on, GcState& st) {
 // null).
 bool ArtTree::examine_leaf(Slot& s, GcState& st) {
   ++st.examined;
-  uint64_t point = s.max_point;
-  uint64_t range = s.tail;
+  Rel point = s.max_point;
+  Rel range = s.tail;
   if ((point <= st.oldest && st.pred <= st.oldest) || (point == st.pred && range == st.pred)) {
     s.child = nullptr;
     --entry_count_;

@@ -168,7 +168,7 @@ Node* ArtTree::make_node(Type type) {
   return n;
 }
 
-Node* ArtTree::make_leaf(std::string_view key, size_t from, uint64_t point, uint64_t range) {
+Node* ArtTree::make_leaf(std::string_view key, size_t from, art::Rel point, art::Rel range) {
   Node* n = make_node(Type::k0);
   set_prefix(n, reinterpret_cast<const uint8_t*>(key.data()) + from, key.size() - from);
   n->has_entry = true;
@@ -374,11 +374,27 @@ void ArtTree::settle(Slot& s, bool exact_max) {
   }
   s.child = n;
   if (exact_max || n->count <= 16) {
-    uint64_t m = n->has_entry ? n->point : 0;
+    art::Rel m = n->has_entry ? n->point : 0;
     for_each_child(n, [&](unsigned, const Slot& c) { m = std::max(m, c.max_point); });
     s.max_point = m;
   }
   s.tail = art::tail_of(n);
+}
+
+// Rewrites the versions in the subtree of s for a base `delta` higher: those at or below the
+// new base become 0 (see the header: no answer changes).
+void ArtTree::rebase_subtree(Slot& s, uint64_t delta) {
+  auto lower = [delta](art::Rel& r) { r = r > delta ? static_cast<art::Rel>(r - delta) : 0; };
+  lower(s.max_point);
+  lower(s.tail);
+  if (art::is_leaf_word(s.child)) return;
+  Node* n = s.child;
+  lower(n->point);
+  lower(n->range);
+  art::visit_children(n, 0, [delta](unsigned, Slot& c) {
+    rebase_subtree(c, delta);
+    return art::Visit::kNext;
+  });
 }
 
 int ArtTree::height() const {
@@ -411,23 +427,26 @@ void ArtTree::node_counts(size_t out[7]) const {
 void ArtTree::check_invariants() const {
   size_t entries = 0;
   size_t heap_bytes = 0;
-  uint64_t last_range = 0;
+  art::Rel last_range = 0;
   if (root_.child != nullptr) {
     std::string key;
-    uint64_t before = 0;
-    check_node(root_, key, before, entries, heap_bytes, last_range);
+    check_node(root_, key, 0, entries, heap_bytes, last_range);
   } else {
     WEASEL_ASSERT(root_.max_point == 0 && root_.tail == 0);
   }
   WEASEL_ASSERT(entries == entry_count_);
   WEASEL_ASSERT(heap_bytes == keys_.live_bytes());
-  WEASEL_ASSERT(root_.max_point <= max_version_);
+  // The relative encoding: the base never passes the floor (only versions no query asks
+  // about are clamped), and every stored version is base_ + its value, within the newest.
+  WEASEL_ASSERT(base_ <= floor_);
+  WEASEL_ASSERT(max_version_ <= base_ || max_version_ - base_ <= art::kMaxRel);
+  WEASEL_ASSERT(base_ + root_.max_point <= std::max(max_version_, base_));
 }
 
 // Checks the subtree of s, whose keys start with `key`; `before` is the range version of the
 // last entry before it. Returns (through last_range) the range of its last entry.
-void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before, size_t& entries,
-                         size_t& heap_bytes, uint64_t& last_range) const {
+void ArtTree::check_node(const Slot& s, std::string& key, art::Rel before, size_t& entries,
+                         size_t& heap_bytes, art::Rel& last_range) const {
   WEASEL_ASSERT(s.child != nullptr);
   if (art::is_leaf_word(s.child)) {
     WEASEL_ASSERT(art::leaf_len(s.child) <= art::kInlineLeafBytes);
@@ -444,8 +463,8 @@ void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before
   if (n->prefix_len > art::kInlinePrefix) heap_bytes += n->prefix_len;
   size_t key_len = key.size();
   key.append(reinterpret_cast<const char*>(n->prefix()), n->prefix_len);
-  uint64_t max_point = 0;
-  uint64_t pred = before;
+  art::Rel max_point = 0;
+  art::Rel pred = before;
   if (n->has_entry) {
     ++entries;
     WEASEL_ASSERT(n->range <= n->point);
@@ -461,7 +480,7 @@ void ArtTree::check_node(const Slot& s, std::string& key, const uint64_t& before
     ++children;
     WEASEL_ASSERT(c.max_point <= s.max_point);
     key.push_back(static_cast<char>(b));
-    uint64_t child_last = 0;
+    art::Rel child_last = 0;
     check_node(c, key, pred, entries, heap_bytes, child_last);
     key.pop_back();
     pred = child_last;

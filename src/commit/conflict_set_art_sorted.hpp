@@ -24,7 +24,7 @@ struct NodeSorted : Node {
 };
 using Node4 = NodeSorted<4>;
 using Node16 = NodeSorted<16>;
-// Between Node16 and Node48: 896 bytes against Node48's 1536. In a large tree of hashed keys
+// Between Node16 and Node48: 640 bytes against Node48's 1152. In a large tree of hashed keys
 // the level under the fan-out holds ~15 keys a node, and a third of those nodes outgrow 16.
 using Node32 = NodeSorted<32>;
 

@@ -297,11 +297,93 @@ TEST_CASE("conflict set: too old, and oldest_version never goes back") {
   CHECK(check_one(cs, point_read("b", 12)) == Result::kCommit);
 }
 
+// The window spans at most kMaxVersionSpan versions (the tree stores versions in 32 bits
+// above a base at or below the oldest one): a write further ahead raises the oldest version.
+TEST_CASE("conflict set: a version jump past the span raises the oldest version") {
+  constexpr uint64_t kSpan = ConflictSet::kMaxVersionSpan;
+  ConflictSet cs(3);
+  write_one(cs, point_write("a"), 5);
+  write_one(cs, range_write("c", "e"), 6);
+  write_one(cs, point_write("g"), 3 + kSpan);  // exactly the span above the oldest: no raise
+  CHECK(cs.oldest_version() == 3);
+  CHECK(check_one(cs, point_read("a", 4)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("b", "d", 5)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("g", 2 + kSpan)) == Result::kConflict);
+  const uint64_t far = uint64_t{1} << 40;  // 2^40 - 3 > 2^32 versions later
+  write_one(cs, point_write("b"), far);
+  CHECK(cs.oldest_version() == far - kSpan);
+  cs.check_invariants();
+  CHECK(check_one(cs, point_read("a", far - kSpan - 1)) == Result::kTooOld);
+  CHECK(check_one(cs, point_read("a", far - kSpan)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("", "g", far - kSpan)) == Result::kConflict);  // b
+  CHECK(check_one(cs, range_read("c", "z", far - kSpan)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("b", far - 1)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("b", far)) == Result::kCommit);
+  // Within the span, nothing moves: a write 2^32 + 100 above the tree's base (the oldest
+  // version at the jump) but within the span of the oldest version that caught up meanwhile
+  // makes the tree rebase, and only that.
+  const uint64_t next = far + kSpan + 100;
+  cs.set_oldest_version(far + 200);
+  write_one(cs, open_write("x"), next);
+  CHECK(cs.oldest_version() == far + 200);
+  CHECK(check_one(cs, point_read("b", far + 199)) == Result::kTooOld);
+  CHECK(check_one(cs, point_read("b", far + 200)) == Result::kCommit);
+  CHECK(check_one(cs, point_read("xyz", far + 200)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("xyz", next - 1)) == Result::kConflict);
+  CHECK(check_one(cs, range_read("", "x", far + 200)) == Result::kCommit);
+  CHECK(check_one(cs, range_read("", "xa", far + 200)) == Result::kConflict);
+  CHECK(check_one(cs, point_read("zz", next)) == Result::kCommit);
+  cs.check_invariants();
+}
+
+// resolve() raises the oldest version as the committed transactions go, exactly as check()
+// and add_writes() one transaction at a time would: a read of a later transaction in the
+// batch, below the raised oldest version, is too old.
+TEST_CASE("conflict set: resolve() raises the oldest version where add_writes() would") {
+  constexpr uint64_t kSpan = ConflictSet::kMaxVersionSpan;
+  const uint64_t far = uint64_t{1} << 36;
+  std::vector<Read> r1{point_read("a", 10)};
+  std::vector<Write> w1{point_write("a")};
+  std::vector<Read> r2{point_read("z", 10)};
+  std::vector<Write> w2{point_write("b")};
+  std::vector<Read> r3{point_read("a", far - kSpan - 1), point_read("b", far - kSpan),
+                       point_read("a", far - kSpan)};
+  std::vector<Write> w3{point_write("c")};
+  std::vector<Read> r4{point_read("c", far), point_read("b", far - 1)};  // fails: no raise
+  std::vector<ConflictSet::Transaction> txns{
+      {r1, w1, 20}, {r2, w2, far}, {r3, w3, far + 1}, {r4, {}, far + 2}};
+  std::vector<Result> results(7);
+  bool committed[4];
+  ConflictSet batched(5);
+  batched.resolve(txns, results, committed);
+  CHECK(results == std::vector<Result>{Result::kCommit, Result::kCommit, Result::kTooOld,
+                                       Result::kConflict, Result::kCommit, Result::kCommit,
+                                       Result::kConflict});
+  CHECK(committed[0]);
+  CHECK(committed[1]);
+  CHECK(!committed[2]);
+  CHECK(!committed[3]);
+  CHECK(batched.oldest_version() == far - kSpan);
+  batched.check_invariants();
+  // One transaction at a time gives the same answers.
+  ConflictSet single(5);
+  std::vector<Result> one(7);
+  size_t at = 0;
+  for (size_t t = 0; t < txns.size(); ++t) {
+    std::span<Result> out = std::span(one).subspan(at, txns[t].reads.size());
+    single.check(txns[t].reads, out);
+    at += out.size();
+    if (committed[t]) single.add_writes(txns[t].writes, txns[t].version);
+  }
+  CHECK(one == results);
+  CHECK(single.oldest_version() == far - kSpan);
+}
+
 TEST_CASE("conflict set: collection frees memory and keeps answers right") {
   ConflictSet cs;
   // Not scaled: fixed reserves (a node chunk per node type and tree, a key chunk per size
   // class) need a history much larger than they are.
-  const size_t n = 400000;
+  const size_t n = 600000;
   std::vector<std::string> keys;
   keys.reserve(n);
   for (size_t i = 0; i < n; ++i) keys.push_back("key/" + std::to_string(i * 7919 % n) + "/x");
@@ -513,6 +595,10 @@ struct Workload {
   int invariant_every;      // transactions between full structural checks
   bool large;               // step model only (the linear scan would be too slow)
   size_t max_batch = 1;     // > 1: batches of 1..max_batch transactions through resolve()
+  // Of transactions: the version jumps 2^30 to 2^30 + 2^33 ahead (the window's span limit
+  // raises the oldest version, the tree rebases), and a read in 20 then aims at the oldest
+  // version the span allows.
+  int jump_percent = 0;
 };
 
 // One batch of generated transactions; string_views point into `storage` (a deque: stable).
@@ -557,6 +643,10 @@ struct Run {
 
   void generate_txn(Batch& batch) {
     version += 1 + rng.below(3);
+    bool jumps = wl.jump_percent > 0;
+    if (jumps && rng.percent(wl.jump_percent)) {
+      version += (uint64_t{1} << 30) + rng.below(uint64_t{1} << 33);
+    }
     auto key = [&]() -> std::string_view { return batch.storage.emplace_back(wl.keys.make(rng)); };
     // Mostly near `begin` (a prefix of it plus one symbol, possibly before it: empty), else
     // anywhere (wide or empty). Large workloads stay local so the step model stays fast.
@@ -570,6 +660,9 @@ struct Run {
       // Half of the reads are recent, the others anywhere in (and a little below) the window.
       uint64_t span = rng.percent(50) ? 8 : std::min<uint64_t>(version - oldest + 3, 4 * wl.window);
       uint64_t rv = version - std::min<uint64_t>(version, rng.below(span));
+      if (jumps && rng.percent(5) && version > ConflictSet::kMaxVersionSpan + 2) {
+        rv = version - ConflictSet::kMaxVersionSpan - 2 + rng.below(5);  // around the limit
+      }
       std::string_view b =
           rng.percent(50) ? batch.storage.emplace_back(recent[rng.below(recent.size())]) : key();
       if (!rng.percent(wl.range_read_percent)) {
@@ -629,8 +722,18 @@ struct Run {
     results.assign(reads.size(), Result::kCommit);
     cs.check(reads, results);
     verify_reads(reads, results.data(), txn);
+    if (cs.oldest_version() != oldest) FAIL("seed " << seed << ": oldest " << cs.oldest_version());
     cs.add_writes(batch.writes_of(0), batch.versions[0]);
     model_writes(batch.writes_of(0), batch.versions[0]);
+    keep_within_span(batch.versions[0]);
+  }
+
+  // The window's span limit (ConflictSet::kMaxVersionSpan), applied to the models after
+  // every add_writes() or committed transaction, as the set applies it to itself.
+  void keep_within_span(uint64_t v) {
+    if (v <= oldest || v - oldest <= ConflictSet::kMaxVersionSpan) return;
+    oldest = v - ConflictSet::kMaxVersionSpan;
+    if (!wl.large) linear.set_oldest(oldest);
   }
 
   // A batch through resolve(): the models replay it one transaction at a time, adding the
@@ -650,8 +753,12 @@ struct Run {
       if (committed[t] != want) {
         FAIL("seed " << seed << " txn " << first_txn + t << ": committed " << committed[t]);
       }
-      if (want) model_writes(txns[t].writes, txns[t].version);
+      if (want) {
+        model_writes(txns[t].writes, txns[t].version);
+        keep_within_span(txns[t].version);
+      }
     }
+    if (cs.oldest_version() != oldest) FAIL("seed " << seed << ": oldest " << cs.oldest_version());
   }
 
   void maybe_advance_oldest() {
@@ -734,6 +841,20 @@ TEST_CASE("conflict set: randomized vs step model, large history") {
   size_t ops = 0;
   for (uint64_t seed : {21, 22}) ops += run_workload(wl, seed);
   MESSAGE("operations: " << ops);
+  CHECK(ops > 0);
+}
+
+TEST_CASE("conflict set: randomized vs models, versions jumping past 32 bits") {
+  // A jump in about 100 transactions: the tree rebases and the window's span limit raises the
+  // oldest version, in single transactions and inside resolve() batches.
+  Workload single{{"\x00\x01"s + "a\xff", 0, 5}, scaled(120000), 60, 30, 30, 15, 500, false};
+  single.jump_percent = 1;
+  Workload batched = single;
+  batched.max_batch = 40;
+  Workload large{{"abcdefgh", 6, 10}, scaled(100000), 60000, 10, 5, 0, 20000, true, 100};
+  large.jump_percent = 1;
+  size_t ops = run_workload(single, 61) + run_workload(single, 62) + run_workload(batched, 63) +
+               run_workload(batched, 64) + run_workload(large, 65);
   CHECK(ops > 0);
 }
 

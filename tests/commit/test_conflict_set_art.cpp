@@ -1,7 +1,8 @@
 // Unit tests for cset::ArtTree (src/commit/conflict_set_art.hpp), the radix tree behind
 // ConflictSet: node growth and shrinking across the four layouts, prefix splits and merges,
 // keys that are prefixes of each other, the empty key, long (out-of-line) prefixes, memory
-// given back by collect(), collection slices stopping and resuming inside every layout, and a
+// given back by collect(), collection slices stopping and resuming inside every layout,
+// versions stored relative to a base (clamping at the floor, rebases, jumps past 2^32), and a
 // randomized comparison with a std::map of boundary entries.
 // test_conflict_set.cpp covers the same tree through ConflictSet's semantics.
 
@@ -260,8 +261,12 @@ struct Lcg {
 // Random point and range writes, each followed by a collection slice of 0-7 entries (so that
 // slices stop and resume all over the tree), against the model: every answer for read
 // versions >= oldest stays the same. Returns the most nodes of each layout seen at once.
+// jump_every > 0: one write in about that many jumps 2^31 to 2^31 + 2^32 versions ahead (the
+// floor following it, as ConflictSet's window does), so the tree rebases now and then, and
+// the versions it stores relative to its base wrap past 32 bits.
 template <class KeyFn>
-Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
+Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops, uint64_t jump_every = 0,
+                             uint64_t* rebases = nullptr) {
   ArtTree tree(false, 0);
   Model model;
   Counts most{};
@@ -269,6 +274,10 @@ Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
   for (int i = 0; i < ops; ++i) {
     std::string k = random_key();
     ++v;
+    if (jump_every != 0 && rng.next() % jump_every == 0) {
+      v += (uint64_t{1} << 31) + ((rng.next() << 3) & 0xffffffff);
+      tree.set_floor(v - 200);
+    }
     if (rng.next() % 4 == 0) {
       std::string e = random_key();
       if (k < e) {
@@ -305,6 +314,7 @@ Counts collect_against_model(Lcg& rng, KeyFn&& random_key, int ops) {
     }
   }
   tree.check_invariants();
+  if (rebases != nullptr) *rebases = tree.rebases();
   return most;
 }
 
@@ -321,6 +331,101 @@ TEST_CASE("art: collect() keeps every answer for versions >= oldest") {
         return k;
       },
       3000);
+}
+
+TEST_CASE("art: versions jumping past 32 bits of the base keep every answer") {
+  Lcg rng{5};
+  uint64_t rebases = 0;
+  collect_against_model(
+      rng,
+      [&] {
+        std::string k = rng.next() % 2 ? "t/" : "";
+        size_t len = rng.next() % 4;
+        for (size_t i = 0; i < len; ++i) k.push_back(static_cast<char>(rng.next() % 7));
+        return k;
+      },
+      20000, 40, &rebases);
+  CHECK(rebases >= 100);  // a few hundred jumps, a third of them past 2^32 of the base
+}
+
+// The relative encoding step by step: a version at or below the floor reads back as the base
+// (never above any version a caller may ask about), every other one exactly.
+TEST_CASE("art: a rebase clamps versions at the floor and keeps the others exact") {
+  constexpr uint64_t k32 = uint64_t{1} << 32;
+  ArtTree tree(false);
+  tree.write_point("a", 3);
+  tree.write_point("c", 7);
+  tree.write_point("e", 10);
+  tree.write_point("g", k32 - 1);  // the highest version that fits base 0
+  CHECK(tree.rebases() == 0);
+  CHECK(tree.version_at("g") == k32 - 1);
+  tree.check_invariants();
+  tree.set_floor(7);
+  tree.set_floor(6);  // never lowers
+  CHECK(tree.floor() == 7);
+  tree.write_point("i", k32 + 6);  // 2^32 + 6 above base 0: the base moves to the floor
+  CHECK(tree.rebases() == 1);
+  CHECK(tree.base() == 7);
+  tree.check_invariants();
+  CHECK(tree.version_at("a") == 7);  // 3, clamped up to the base
+  CHECK(tree.version_at("") == 7);   // before every entry: 0, clamped alike
+  CHECK(tree.version_at("b") == 7);  // a's range, 0
+  CHECK(tree.version_at("c") == 7);
+  CHECK(tree.version_at("e") == 10);
+  CHECK(tree.version_at("f") == 7);  // e's range: 0 (a point write keeps the one before)
+  CHECK(tree.version_at("g") == k32 - 1);
+  CHECK(tree.version_at("i") == k32 + 6);
+  std::string_view keys[4] = {"a", "d", "g", "j"};
+  uint64_t got[4];
+  tree.versions_at(keys, 4, got);
+  CHECK(got[0] == 7);
+  CHECK(got[1] == 7);
+  CHECK(got[2] == k32 - 1);
+  CHECK(got[3] == 7);
+  // Range checks at the floor and above: only versions above v count.
+  CHECK(!tree.any_above("", std::string_view("d"), 7));
+  CHECK(tree.any_above("", std::string_view("f"), 7));
+  CHECK(!tree.any_above("", std::string_view("f"), 10));
+  CHECK(tree.any_above("f", std::nullopt, k32 + 5));
+  CHECK(!tree.any_above("f", std::nullopt, k32 + 6));
+  CHECK(!tree.any_above("f", std::nullopt, uint64_t{1} << 52));  // far past the stored range
+  // Exactly 2^32 - 1 above the base still fits.
+  tree.write_point("k", 7 + k32 - 1);
+  CHECK(tree.rebases() == 1);
+  CHECK(tree.version_at("k") == 7 + k32 - 1);
+  // A jump of more than 2^32 past everything stored: once the floor has followed, every
+  // stored version is at or below it and reads back as the new base.
+  uint64_t far = uint64_t{1} << 45;
+  tree.set_floor(far - 100);
+  tree.write_range("b", std::string_view("d"), far);
+  CHECK(tree.rebases() == 2);
+  CHECK(tree.base() == far - 100);
+  tree.check_invariants();
+  CHECK(tree.version_at("a") == far - 100);
+  CHECK(tree.version_at("b") == far);
+  CHECK(tree.version_at("c") == far);
+  CHECK(tree.version_at("d") == far - 100);  // pinned: what covered d before, clamped
+  CHECK(tree.version_at("k") == far - 100);
+  CHECK(!tree.any_above("d", std::nullopt, far - 100));
+  CHECK(tree.any_above("", std::string_view("z"), far - 1));
+  // Collection at the floor drops every entry that only repeats the clamped versions.
+  for (int i = 0; i < 10 && tree.entry_count() > 1; ++i) {  // bounded-poll
+    tree.collect(far - 100, 100);
+  }
+  tree.check_invariants();
+  CHECK(tree.entry_count() == 2);  // b (above the floor) and d, where b's range ends
+  CHECK(tree.version_at("b") == far);
+  CHECK(tree.version_at("c") == far);
+  CHECK(tree.version_at("d") == far - 100);
+  CHECK(tree.version_at("e") == far - 100);
+  CHECK(tree.max_version() == far);
+  // clear() forgets everything; the base may then start at the floor.
+  tree.clear();
+  CHECK(tree.base() == far - 100);
+  tree.write_point("x", far - 100 + k32 - 1);
+  CHECK(tree.rebases() == 2);
+  CHECK(tree.version_at("x") == far - 100 + k32 - 1);
+  tree.check_invariants();
 }
 
 TEST_CASE("art: collect() over Node32s, Node48s and Node256s of leaves keeps every answer") {
