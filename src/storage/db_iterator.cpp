@@ -1,6 +1,9 @@
 #include "storage/db_iterator.hpp"
 
+#include <cstring>
+
 #include "core/assert.hpp"
+#include "storage/coding.hpp"
 #include "storage/internal_key.hpp"
 
 namespace weaseldb::storage {
@@ -47,9 +50,17 @@ class DBIterator final : public Iterator {
   void seek(std::string_view target) override {
     if (lower_ && target < *lower_) target = *lower_;
     forward_ = true;
-    saved_key_.clear();
-    append_internal_key(&saved_key_, target, sequence_, kTypeForSeek);
-    iter_->seek(saved_key_);
+    // The internal key sought, in place when it fits: an iterator is often made for one
+    // seek, and a std::string holds at most 15 bytes without a heap allocation.
+    if (target.size() + kTrailerBytes <= sizeof(seek_key_)) {
+      std::memcpy(seek_key_, target.data(), target.size());
+      put_fixed64(seek_key_ + target.size(), pack_trailer(sequence_, kTypeForSeek));
+      iter_->seek({seek_key_, target.size() + kTrailerBytes});
+    } else {
+      saved_key_.clear();
+      append_internal_key(&saved_key_, target, sequence_, kTypeForSeek);
+      iter_->seek(saved_key_);
+    }
     find_next_user_entry(false);
   }
 
@@ -194,6 +205,7 @@ class DBIterator final : public Iterator {
   bool forward_ = true;
   std::string saved_key_;    // forward: a key to skip; backward: the current key
   std::string saved_value_;  // backward: the current value
+  char seek_key_[64];        // seek()'s internal key, when it fits
   Status status_;
 };
 

@@ -39,6 +39,8 @@ class SkipList {
 
  public:
   static constexpr int kMaxHeight = 12;
+  // A searched entry, decoded once per search.
+  using Key = decltype(std::declval<const Comparator&>().decode(nullptr));
 
   SkipList(Comparator compare, MemTableArena* arena)
       : compare_(compare), arena_(arena), head_(new_node(kMaxHeight, 0)) {
@@ -102,9 +104,9 @@ class SkipList {
       node_ = list_->find_less_than(list_->compare_.decode(node_->entry()));
       if (node_ == list_->head_) node_ = nullptr;
     }
-    void seek(const char* target) {
-      node_ = list_->find_greater_or_equal(list_->compare_.decode(target), nullptr);
-    }
+    void seek(const char* target) { seek_decoded(list_->compare_.decode(target)); }
+    // The same, for a target already decoded: an iterator's seek need not encode an entry.
+    void seek_decoded(const Key& target) { node_ = list_->find_greater_or_equal(target, nullptr); }
     void seek_to_first() { node_ = list_->head_->next(0); }
     void seek_to_last() {
       node_ = list_->find_last();
@@ -161,8 +163,6 @@ class SkipList {
   static void prefetch(const Node* node) {
     if (node != nullptr) __builtin_prefetch(node->entry());
   }
-
-  using Key = decltype(std::declval<const Comparator&>().decode(nullptr));
 
   // The first node >= key (nullptr if none); fills prev[level] with the last node < key.
   Node* find_greater_or_equal(const Key& key, Node** prev) const {
