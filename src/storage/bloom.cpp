@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/assert.hpp"
 
@@ -54,37 +55,64 @@ const char* blocked_line(std::string_view bitmap, uint32_t h) {
 
 }  // namespace
 
-BloomBuilder::BloomBuilder(uint32_t bits_per_key) : bits_per_key_(bits_per_key) {
+BloomBuilder::BloomBuilder(uint32_t bits_per_key)
+    : bits_per_key_(bits_per_key),
+      // ln(2) * bits per key probes minimizes the false-positive rate.
+      probes_(std::clamp<uint32_t>(bits_per_key * 69 / 100, 1, kMaxProbes)) {
   WEASEL_ASSERT(bits_per_key >= 1);
+}
+
+namespace {
+
+uint64_t line_count(uint32_t bits_per_key, uint64_t keys) {
+  uint64_t bits = uint64_t{bits_per_key} * keys;
+  uint64_t lines = std::max<uint64_t>(1, (bits + kLineBytes * 8 - 1) / (kLineBytes * 8));
+  return std::min<uint64_t>(lines, kMaxBits / (kLineBytes * 8));
+}
+
+void set_probes(char* filter, uint64_t lines, uint32_t probes, uint32_t h) {
+  char* line = filter + line_of(h, lines) * kLineBytes;
+  uint32_t p = first_probe(h);
+  for (uint32_t i = 0; i < probes; ++i) {
+    uint32_t bit = p >> 23;
+    line[bit / 8] = static_cast<char>(line[bit / 8] | (1 << (bit % 8)));
+    p = next_probe(p);
+  }
+}
+
+}  // namespace
+
+void BloomBuilder::reserve(size_t keys) {
+  WEASEL_ASSERT(keys_ == 0 && lines_ == 0);
+  if (keys == 0) return;
+  lines_ = line_count(bits_per_key_, keys);
+  filter_.assign(lines_ * kLineBytes + 1, '\0');
 }
 
 void BloomBuilder::add(std::string_view user_key) {
   uint32_t h = key_hash32(user_key);
   // Versions of a key arrive together (sorted input): count the key once.
-  if (hashes_.empty() || hashes_.back() != h) hashes_.push_back(h);
+  if (keys_ > 0 && h == last_hash_) return;
+  last_hash_ = h;
+  ++keys_;
+  if (lines_ > 0) {
+    set_probes(filter_.data(), lines_, probes_, h);
+  } else {
+    hashes_.push_back(h);
+  }
 }
 
 std::string BloomBuilder::finish() {
-  // ln(2) * bits per key probes minimizes the false-positive rate.
-  uint32_t probes = std::clamp<uint32_t>(bits_per_key_ * 69 / 100, 1, kMaxProbes);
-  uint64_t bits = uint64_t{bits_per_key_} * hashes_.size();
-  uint64_t lines = std::max<uint64_t>(1, (bits + kLineBytes * 8 - 1) / (kLineBytes * 8));
-  lines = std::min<uint64_t>(lines, kMaxBits / (kLineBytes * 8));
-  uint64_t bytes = lines * kLineBytes;
-  std::string filter(bytes + 1, '\0');
-  for (uint32_t h : hashes_) {
-    char* line = filter.data() + line_of(h, lines) * kLineBytes;
-    uint32_t p = first_probe(h);
-    for (uint32_t i = 0; i < probes; ++i) {
-      uint32_t bit = p >> 23;
-      line[bit / 8] = static_cast<char>(line[bit / 8] | (1 << (bit % 8)));
-      p = next_probe(p);
-    }
+  if (lines_ == 0) {
+    lines_ = line_count(bits_per_key_, hashes_.size());
+    filter_.assign(lines_ * kLineBytes + 1, '\0');
+    for (uint32_t h : hashes_) set_probes(filter_.data(), lines_, probes_, h);
+    hashes_.clear();
+    hashes_.shrink_to_fit();  // a builder may live on while its table is written out
   }
-  filter[bytes] = static_cast<char>(kFastRangeTag | kBlockedTag | probes);
-  hashes_.clear();
-  hashes_.shrink_to_fit();  // a builder may live on while its table is written out
-  return filter;
+  filter_.back() = static_cast<char>(kFastRangeTag | kBlockedTag | probes_);
+  lines_ = 0;
+  return std::move(filter_);
 }
 
 BloomFilter::BloomFilter(std::string_view filter) {

@@ -147,7 +147,7 @@ class DBImpl final : public DB {
   void publish(const Status& s, SequenceNumber last);
   void hand_over_leadership();
   Status make_room(std::unique_lock<std::mutex>& lock, bool force);
-  Status seal_memtable();
+  Status seal_memtable(std::unique_lock<std::mutex>& lock);
   void background_loop();
   bool compaction_allowed() const { return !compactions_paused_ || closing_; }
   // Waits on progress_cv_ (once, or up to `timeout` when set) and counts the wait as a stall.
@@ -223,10 +223,13 @@ class DBImpl final : public DB {
   uint64_t sealed_count_ = 0;   // memtables made immutable so far
   uint64_t flushed_count_ = 0;  // of which flushed and in the manifest
 
-  // The current WAL: only the leader writes to it (unlocked); switched under mu_ by a leader.
+  // The current WAL: only the leader writes to it and switches it (unlocked).
   std::unique_ptr<WritableFile> wal_file_;
   std::unique_ptr<WalWriter> wal_;
   uint64_t wal_number_ = 0;
+  // A leader is syncing and closing the sealed WAL and starting the next one, unlocked
+  // (seal_memtable): wal_number_ is still the sealed one's until it clears.
+  bool wal_sealing_ = false;
   BatchApplier applier_;
   std::vector<Writer*> group_;      // the leader's current group
   SequenceNumber group_sequence_ = 0;  // and the last sequence it stamped

@@ -1,11 +1,44 @@
 #include "storage/db_iterator.hpp"
 
+#include <cstring>
+
 #include "core/assert.hpp"
+#include "storage/coding.hpp"
 #include "storage/internal_key.hpp"
 
 namespace weaseldb::storage {
 
 namespace {
+
+// A user key kept across steps (the key to skip, or the current key walking backwards): in
+// place up to 48 bytes, so that the first next() of a fresh iterator does not allocate (a
+// std::string's inline buffer holds 15). Not copyable: it may point into itself.
+class KeyBuffer {
+ public:
+  KeyBuffer() = default;
+  KeyBuffer(const KeyBuffer&) = delete;
+  KeyBuffer& operator=(const KeyBuffer&) = delete;
+
+  // `key` must not point into this buffer.
+  void assign(std::string_view key) {
+    if (key.size() <= sizeof(inline_)) {
+      std::memcpy(inline_, key.data(), key.size());
+      data_ = inline_;
+    } else {
+      heap_.assign(key);
+      data_ = heap_.data();
+    }
+    size_ = key.size();
+  }
+  void clear() { size_ = 0; }
+  std::string_view view() const { return {data_, size_}; }
+
+ private:
+  char inline_[48];
+  std::string heap_;
+  const char* data_ = inline_;
+  size_t size_ = 0;
+};
 
 class DBIterator final : public Iterator {
  public:
@@ -22,7 +55,7 @@ class DBIterator final : public Iterator {
   bool valid() const override { return valid_; }
   std::string_view key() const override {
     WEASEL_ASSERT(valid_);
-    return forward_ ? extract_user_key(iter_->key()) : std::string_view(saved_key_);
+    return forward_ ? extract_user_key(iter_->key()) : saved_key_.view();
   }
   std::string_view value() const override {
     WEASEL_ASSERT(valid_);
@@ -47,18 +80,14 @@ class DBIterator final : public Iterator {
   void seek(std::string_view target) override {
     if (lower_ && target < *lower_) target = *lower_;
     forward_ = true;
-    saved_key_.clear();
-    append_internal_key(&saved_key_, target, sequence_, kTypeForSeek);
-    iter_->seek(saved_key_);
+    iter_->seek(internal_key_for_seek(target, sequence_, kTypeForSeek));
     find_next_user_entry(false);
   }
 
   void seek_for_prev(std::string_view target) override {
     if (upper_ && target >= *upper_) return seek_before(*upper_);
     // Past every entry of target: its smallest internal key, then whatever equals it.
-    saved_key_.clear();
-    append_internal_key(&saved_key_, target, 0, ValueType::kDeletion);
-    iter_->seek(saved_key_);
+    iter_->seek(internal_key_for_seek(target, 0, ValueType::kDeletion));
     while (iter_->valid() && extract_user_key(iter_->key()) == target) iter_->next();
     step_back_into_range();
   }
@@ -92,7 +121,7 @@ class DBIterator final : public Iterator {
           saved_key_.clear();
           return;
         }
-        if (extract_user_key(iter_->key()) < saved_key_) break;
+        if (extract_user_key(iter_->key()) < saved_key_.view()) break;
       }
       forward_ = false;
     }
@@ -102,9 +131,7 @@ class DBIterator final : public Iterator {
  private:
   // The last entries before user key `limit` (exclusive), walked backwards.
   void seek_before(std::string_view limit) {
-    saved_key_.clear();
-    append_internal_key(&saved_key_, limit, kMaxSequenceNumber, kTypeForSeek);
-    iter_->seek(saved_key_);
+    iter_->seek(internal_key_for_seek(limit, kMaxSequenceNumber, kTypeForSeek));
     step_back_into_range();
   }
 
@@ -128,6 +155,20 @@ class DBIterator final : public Iterator {
     return k.type;
   }
 
+  // The internal key a seek looks for, in place when it fits: an iterator is often made for
+  // one seek, and a std::string holds at most 15 bytes without a heap allocation.
+  std::string_view internal_key_for_seek(std::string_view user_key, SequenceNumber sequence,
+                                         ValueType type) {
+    if (user_key.size() + kTrailerBytes > sizeof(seek_key_)) {
+      long_seek_key_.clear();
+      append_internal_key(&long_seek_key_, user_key, sequence, type);
+      return long_seek_key_;
+    }
+    std::memcpy(seek_key_, user_key.data(), user_key.size());
+    put_fixed64(seek_key_ + user_key.size(), pack_trailer(sequence, type));
+    return {seek_key_, user_key.size() + kTrailerBytes};
+  }
+
   bool parse(ParsedInternalKey* k) {
     if (parse_internal_key(iter_->key(), k) && k->type != ValueType::kRangeDeletion) return true;
     status_ = Status::corruption("bad internal key in a read");
@@ -143,7 +184,7 @@ class DBIterator final : public Iterator {
       if (!parse(&k)) return;
       if (upper_ && compare_user_keys(k.user_key, *upper_) >= 0) return;
       if (k.sequence > sequence_) continue;
-      if (skipping && compare_user_keys(k.user_key, saved_key_) <= 0) continue;
+      if (skipping && compare_user_keys(k.user_key, saved_key_.view()) <= 0) continue;
       if (visible_type(k) == ValueType::kDeletion) {
         saved_key_.assign(k.user_key);
         skipping = true;
@@ -164,7 +205,7 @@ class DBIterator final : public Iterator {
       if (!parse(&k)) return;
       if (lower_ && compare_user_keys(k.user_key, *lower_) < 0) break;
       if (k.sequence > sequence_) continue;
-      if (type != ValueType::kDeletion && compare_user_keys(k.user_key, saved_key_) < 0) {
+      if (type != ValueType::kDeletion && compare_user_keys(k.user_key, saved_key_.view()) < 0) {
         break;  // found one
       }
       type = visible_type(k);
@@ -192,8 +233,10 @@ class DBIterator final : public Iterator {
   std::shared_ptr<void> pin_;
   bool valid_ = false;
   bool forward_ = true;
-  std::string saved_key_;    // forward: a key to skip; backward: the current key
+  KeyBuffer saved_key_;      // forward: a key to skip; backward: the current key
   std::string saved_value_;  // backward: the current value
+  char seek_key_[64];        // a seek's internal key, when it fits
+  std::string long_seek_key_;  // when it does not
   Status status_;
 };
 

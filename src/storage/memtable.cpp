@@ -100,13 +100,9 @@ class MemTable::Iter final : public InternalIterator {
   bool valid() const override { return it_.valid(); }
   void seek_to_first() override { it_.seek_to_first(); }
   void seek_to_last() override { it_.seek_to_last(); }
-  void seek(std::string_view target) override {
-    // The skiplist compares length-prefixed keys: build one for the target.
-    scratch_.clear();
-    append_varint(&scratch_, target.size());
-    scratch_.append(target);
-    it_.seek(scratch_.data());
-  }
+  // The skiplist searches with the decoded internal key: no length-prefixed copy of the
+  // target (a heap allocation per seek for keys past the string's inline 15 bytes).
+  void seek(std::string_view target) override { it_.seek_decoded(target); }
   void next() override { it_.next(); }
   void prev() override { it_.prev(); }
   std::string_view key() const override { return entry_key(it_.entry()); }
@@ -115,7 +111,6 @@ class MemTable::Iter final : public InternalIterator {
 
  private:
   Table::Iterator it_;
-  std::string scratch_;
 };
 
 std::unique_ptr<InternalIterator> MemTable::new_iterator() const {

@@ -10,9 +10,7 @@ namespace {
 class MergingIterator final : public InternalIterator {
  public:
   explicit MergingIterator(std::vector<std::unique_ptr<InternalIterator>> children)
-      : children_(std::move(children)) {
-    heap_.reserve(children_.size());
-  }
+      : children_(std::move(children)), heap_(children_.size()) {}
 
   bool valid() const override { return current_ != nullptr; }
   std::string_view key() const override {
@@ -148,8 +146,38 @@ class MergingIterator final : public InternalIterator {
     current_ = heap_.empty() ? nullptr : heap_[0].it;
   }
 
+  // At most one entry per child, in place for the usual few children: a DB iterator is
+  // made per range read (db_bench's seekrandom: one per seek), and this saves its heap a
+  // heap allocation.
+  class Heap {
+   public:
+    explicit Heap(size_t capacity) {
+      if (capacity > kInlineChildren) {
+        spill_.resize(capacity);
+        items_ = spill_.data();
+      }
+    }
+    Heap(const Heap&) = delete;
+    Heap& operator=(const Heap&) = delete;
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    void clear() { size_ = 0; }
+    void push_back(const Child& c) { items_[size_++] = c; }
+    void pop_back() { --size_; }
+    Child& back() { return items_[size_ - 1]; }
+    Child& operator[](size_t i) { return items_[i]; }
+    const Child& operator[](size_t i) const { return items_[i]; }
+
+   private:
+    static constexpr size_t kInlineChildren = 8;
+    Child inline_[kInlineChildren];
+    std::vector<Child> spill_;
+    Child* items_ = inline_;
+    size_t size_ = 0;
+  };
+
   std::vector<std::unique_ptr<InternalIterator>> children_;
-  std::vector<Child> heap_;  // the valid children; heap_[0].it is current_
+  Heap heap_;  // the valid children; heap_[0].it is current_
   InternalIterator* current_ = nullptr;
   bool forward_ = true;
   Status status_;

@@ -79,7 +79,6 @@ class TableBuilder {
   bool pending_index_ = false;
   BlockHandle pending_handle_;
   std::string compressed_;   // compression output (only grows: never zero-filled again)
-  std::string block_bytes_;  // a block plus its trailer, when not built in compressed_
   std::string smallest_;
   std::string largest_;
   uint64_t entries_ = 0;

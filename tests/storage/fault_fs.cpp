@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "core/assert.hpp"
 
@@ -153,6 +154,7 @@ Status FaultFileSystem::begin_mutation(const std::string& what) {
 
 std::optional<Status> FaultFileSystem::injected(Op op, const std::string& path) {
   if (!injection_ || injection_->op != op) return std::nullopt;
+  if (!path.ends_with(injection_->suffix)) return std::nullopt;
   if (injection_->countdown > 0) {
     --injection_->countdown;
     return std::nullopt;
@@ -219,10 +221,11 @@ std::shared_ptr<FaultFileSystem> FaultFileSystem::make_image(uint64_t seed, bool
   return image;
 }
 
-void FaultFileSystem::fail_after(Op op, uint64_t n, StatusCode code, bool sticky) {
+void FaultFileSystem::fail_after(Op op, uint64_t n, StatusCode code, bool sticky,
+                                 std::string suffix) {
   WEASEL_ASSERT(code == StatusCode::kIoError || code == StatusCode::kResourceExhausted);
   std::lock_guard lock(mu_);
-  injection_ = Injection{op, n, code, sticky};
+  injection_ = Injection{op, n, code, sticky, std::move(suffix)};
 }
 
 void FaultFileSystem::hold_creates(std::string suffix) {

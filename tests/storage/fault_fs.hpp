@@ -18,7 +18,9 @@
 // - fail_after(op, n, code, sticky): the n-th append (kWrite) or sync (kSync) from now fails
 //   with `code` (io_error or resource_exhausted, the codes the engine maps errno to); a failed
 //   append writes a random part of its bytes first, like a short write. Sticky: every later
-//   one fails too (a full disk). heal() ends the injection.
+//   one fails too (a full disk). heal() ends the injection. With a `suffix`, only appends or
+//   syncs of files whose path ends with it count (a table's sync, whatever the WAL's and the
+//   directory's syncs do meanwhile on other threads).
 // - hold_creates(suffix): creating a file whose name ends with `suffix` blocks until
 //   release_creates() (a flush or compaction stuck on a slow disk, for stall tests);
 //   held_creates() says how many creations are blocked right now.
@@ -58,7 +60,7 @@ class FaultFileSystem final : public FileSystem,
   void release_creates();
   uint64_t held_creates() const;
 
-  void fail_after(Op op, uint64_t n, StatusCode code, bool sticky);
+  void fail_after(Op op, uint64_t n, StatusCode code, bool sticky, std::string suffix = {});
   void heal();
   // Injected failures so far.
   uint64_t failures() const;
@@ -99,6 +101,7 @@ class FaultFileSystem final : public FileSystem,
     uint64_t countdown;
     StatusCode code;
     bool sticky;
+    std::string suffix;  // empty: every file
   };
   static std::pair<std::string, std::string> split(const std::string& path);
   Dir* find_dir(const std::string& dir);

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <latch>
 #include <map>
 #include <random>
@@ -184,6 +186,49 @@ TEST_CASE("memtable: readers race one writer and see whole, ordered, published w
   CHECK_FALSE(failed.load());
   CHECK(max_inserted == kWrites);
   CHECK(mem.entry_count() == kWrites);
+}
+
+}  // namespace
+}  // namespace weaseldb::storage
+
+namespace weaseldb::storage {
+namespace {
+
+TEST_CASE("memtable arena: blocks start at multiples of their size; big requests map alone") {
+  MemTableArena arena;
+  constexpr size_t kChunk = 1000;
+  auto at = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
+  char* first = static_cast<char*>(arena.allocate(kChunk, 8));
+  CHECK(at(first) % MemTableArena::kBlockBytes == 0);  // a huge page can back the block
+  std::memset(first, 1, kChunk);
+  // Fill the block: allocations follow each other until one does not fit, which starts a
+  // new aligned block. The second is left with less than a quarter of a block free.
+  size_t per_block = MemTableArena::kBlockBytes / kChunk;
+  size_t count = per_block + (MemTableArena::kBlockBytes * 7 / 8) / kChunk;
+  char* end = first + kChunk;
+  size_t blocks = 1;
+  for (size_t i = 1; i < count; ++i) {
+    char* p = static_cast<char*>(arena.allocate(kChunk, 8));
+    std::memset(p, 2, kChunk);
+    if (p != end) {
+      CHECK(at(p) % MemTableArena::kBlockBytes == 0);
+      ++blocks;
+    }
+    end = p + kChunk;
+  }
+  CHECK(blocks == 2);
+  // A request above a quarter of a block that does not fit gets a mapping of its own: the
+  // current block keeps its free space for the next small one.
+  size_t big = MemTableArena::kBlockBytes / 4 + 1;
+  char* large = static_cast<char*>(arena.allocate(big, 8));
+  std::memset(large, 3, big);
+  CHECK((large + big <= first || large >= first + MemTableArena::kBlockBytes));
+  char* next = static_cast<char*>(arena.allocate(16, 16));
+  CHECK(at(next) % 16 == 0);
+  CHECK(next >= end);
+  CHECK(next < end + 16);
+  CHECK(first[0] == 1);
+  CHECK(arena.bytes_used() >= count * kChunk + big + 16);
 }
 
 }  // namespace
