@@ -172,6 +172,7 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   std::shared_ptr<const ReadState> state = view.value().state;
   Result<SequenceNumber> sequence = view.value().sequence;
   std::vector<std::unique_ptr<InternalIterator>> children;
+  children.reserve(1 + state->immutables.size() + state->level0.size() + state->deeper.size());
   RangeTombstoneSet tombstones;
   auto add_memtable = [&](const MemTable& mem) {
     children.push_back(mem.new_iterator());
@@ -191,6 +192,7 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
     add_tombstones(*table);
   }
   for (const auto& level : state->deeper) {
+    if (level.empty()) continue;  // nothing to merge: no iterator to make and seek
     for (const LiveTable& file : level) add_tombstones(*file.table);
     children.push_back(new_level_iterator(state, &level, block_options(options)));
   }
