@@ -25,7 +25,6 @@ uint64_t key_hash(std::string_view key) {
   return XXH3_64bits(key.data(), key.size());
 }
 
-
 // Maps a 32-bit probe onto [0, bits) with a multiply instead of a 64-bit division, which
 // cost ~25 cycles per probe, six probes per lookup and per key built.
 inline uint64_t fast_range(uint32_t probe, uint64_t bits) {
@@ -53,17 +52,6 @@ const char* blocked_line(std::string_view bitmap, uint32_t h) {
   return bitmap.data() + line_of(h, bitmap.size() / kLineBytes) * kLineBytes;
 }
 
-}  // namespace
-
-BloomBuilder::BloomBuilder(uint32_t bits_per_key)
-    : bits_per_key_(bits_per_key),
-      // ln(2) * bits per key probes minimizes the false-positive rate.
-      probes_(std::clamp<uint32_t>(bits_per_key * 69 / 100, 1, kMaxProbes)) {
-  WEASEL_ASSERT(bits_per_key >= 1);
-}
-
-namespace {
-
 uint64_t line_count(uint32_t bits_per_key, uint64_t keys) {
   uint64_t bits = uint64_t{bits_per_key} * keys;
   uint64_t lines = std::max<uint64_t>(1, (bits + kLineBytes * 8 - 1) / (kLineBytes * 8));
@@ -81,6 +69,13 @@ void set_probes(char* filter, uint64_t lines, uint32_t probes, uint32_t h) {
 }
 
 }  // namespace
+
+BloomBuilder::BloomBuilder(uint32_t bits_per_key)
+    : bits_per_key_(bits_per_key),
+      // ln(2) * bits per key probes minimizes the false-positive rate.
+      probes_(std::clamp<uint32_t>(bits_per_key * 69 / 100, 1, kMaxProbes)) {
+  WEASEL_ASSERT(bits_per_key >= 1);
+}
 
 void BloomBuilder::reserve(size_t keys) {
   WEASEL_ASSERT(keys_ == 0 && lines_ == 0);

@@ -151,7 +151,7 @@ class MergingIterator final : public InternalIterator {
   // heap allocation.
   class Heap {
    public:
-    explicit Heap(size_t capacity) {
+    explicit Heap(size_t capacity) : capacity_(capacity) {
       if (capacity > kInlineChildren) {
         spill_.resize(capacity);
         items_ = spill_.data();
@@ -162,7 +162,10 @@ class MergingIterator final : public InternalIterator {
     size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
     void clear() { size_ = 0; }
-    void push_back(const Child& c) { items_[size_++] = c; }
+    void push_back(const Child& c) {
+      WEASEL_ASSERT(size_ < capacity_);  // one entry per child, at most
+      items_[size_++] = c;
+    }
     void pop_back() { --size_; }
     Child& back() { return items_[size_ - 1]; }
     Child& operator[](size_t i) { return items_[i]; }
@@ -173,6 +176,7 @@ class MergingIterator final : public InternalIterator {
     Child inline_[kInlineChildren];
     std::vector<Child> spill_;
     Child* items_ = inline_;
+    size_t capacity_;
     size_t size_ = 0;
   };
 
